@@ -1,0 +1,283 @@
+"""Window geometry: shapes, padding, strides, anchors.
+
+Everything here is plain Python/NumPy and is resolved from the *input shape at
+call time*; nothing depends on how windows are later evaluated (that is
+``lowering.py``). The conventions are those of SPEC §1.2-1.3:
+
+* per axis, ``n`` = length, ``k`` = kernel size, ``s`` = stride, ``(lo, hi)``
+  = padding (negative values crop), ``c = (k - 1) // 2`` = anchor offset;
+* output length ``(n + lo + hi - k) // s + 1``;
+* window ``o`` covers input coordinates ``o*s - lo + j`` for ``j < k`` and its
+  anchor is ``o*s - lo + c``.
+
+A *state* is the input zero-extended by ``(max(lo, 0), max(hi, 0))`` on every
+axis (negative padding removes windows, never cells). In state coordinates
+window ``o`` starts at ``origin + o*s`` with ``origin = max(-lo, 0)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["Geometry", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _per_axis(name: str, value: Any, ndim: int, shape: tuple[int, ...]) -> tuple:
+    """Broadcast an int to ``ndim`` entries or check a sequence has ``ndim`` entries."""
+    if _is_int(value):
+        return (int(value),) * ndim
+    value = tuple(value)
+    if len(value) != ndim:
+        raise ValueError(
+            f"`{name}` must have one entry per input axis: the input has shape {shape} "
+            f"(rank {ndim}) but {name}={value!r} has {len(value)} entries. Pass an int to use "
+            f"the same value on every axis, or a tuple of {ndim} entries."
+        )
+    return value
+
+
+def check_kernel_size(kernel_size: Any) -> None:
+    """Type check at construction time (shape-independent)."""
+    entries = (kernel_size,) if _is_int(kernel_size) else kernel_size
+    if not isinstance(entries, (tuple, list)) or not all(_is_int(k) for k in entries):
+        raise TypeError(
+            f"`kernel_size` must be an int or a tuple/list of ints (-1 = whole axis); "
+            f"got {kernel_size!r} of type {type(kernel_size).__name__}."
+        )
+    for k in entries:
+        if k < 1 and k != -1:
+            raise ValueError(
+                f"`kernel_size` entries must be positive or -1 (whole axis); got kernel_size={kernel_size!r}."
+            )
+
+
+def check_strides(strides: Any) -> None:
+    entries = (strides,) if _is_int(strides) else strides
+    if not isinstance(entries, (tuple, list)) or not all(_is_int(s) for s in entries):
+        raise TypeError(
+            f"`strides` must be a positive int or a tuple/list of positive ints; "
+            f"got {strides!r} of type {type(strides).__name__}."
+        )
+    if any(s < 1 for s in entries):
+        raise ValueError(f"`strides` entries must be >= 1; got strides={strides!r}.")
+
+
+_PAD_WORDS = ("same", "valid")
+
+
+def _check_pad_word(word: str, padding: Any) -> str:
+    if word.lower() not in _PAD_WORDS:
+        raise ValueError(
+            f"`padding` strings must be 'same' or 'valid' (any case); got {word!r} in padding={padding!r}. "
+            f"For explicit padding pass an int, or (lo, hi) pairs per axis."
+        )
+    return word.lower()
+
+
+def _check_pad_entry(entry: Any, padding: Any) -> None:
+    if isinstance(entry, str):
+        _check_pad_word(entry, padding)
+    elif _is_int(entry):
+        return
+    elif isinstance(entry, (tuple, list)) and len(entry) == 2 and all(_is_int(p) for p in entry):
+        return
+    else:
+        raise TypeError(
+            f"each `padding` entry must be an int, a (lo, hi) pair of ints or 'same'/'valid'; "
+            f"got {entry!r} in padding={padding!r}."
+        )
+
+
+def check_padding(padding: Any) -> None:
+    """Type check at construction time (lengths are checked against the input later)."""
+    if isinstance(padding, str):
+        _check_pad_word(padding, padding)
+    elif _is_int(padding):
+        return
+    elif isinstance(padding, (tuple, list)):
+        for entry in padding:
+            _check_pad_entry(entry, padding)
+    else:
+        raise TypeError(
+            f"`padding` must be 'same', 'valid', an int, or a tuple/list with one entry per axis "
+            f"(int, (lo, hi) pair or 'same'/'valid'); got {padding!r} of type {type(padding).__name__}."
+        )
+
+
+def _resolve_pad(entry: Any, k: int) -> tuple[int, int]:
+    if isinstance(entry, str):
+        return ((k - 1) // 2, k // 2) if entry.lower() == "same" else (0, 0)
+    if _is_int(entry):
+        return (int(entry), int(entry))
+    lo, hi = entry
+    return (int(lo), int(hi))
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """Resolved window geometry for one input shape (all tuples have one entry per axis)."""
+
+    shape: tuple[int, ...]
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return tuple(
+            (n + lo + hi - k) // s + 1
+            for n, k, s, (lo, hi) in zip(self.shape, self.kernel, self.strides, self.padding)
+        )
+
+    @property
+    def center(self) -> tuple[int, ...]:
+        """Index of the anchor cell inside a window, per axis: ``(k - 1) // 2``."""
+        return tuple((k - 1) // 2 for k in self.kernel)
+
+    @property
+    def state_padding(self) -> tuple[tuple[int, int], ...]:
+        """Zero cells added before/after each axis to build the state."""
+        return tuple((max(lo, 0), max(hi, 0)) for lo, hi in self.padding)
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.shape, self.state_padding))
+
+    @property
+    def origin(self) -> tuple[int, ...]:
+        """State coordinate where the first window starts, per axis."""
+        return tuple(max(-lo, 0) for lo, _ in self.padding)
+
+    def window_starts(self, axis: int) -> np.ndarray:
+        """State coordinate of the first cell of every window along ``axis``."""
+        return self.origin[axis] + self.strides[axis] * np.arange(self.out_shape[axis])
+
+    def anchors(self, axis: int) -> np.ndarray:
+        """Input coordinate of the anchor of every window along ``axis`` (may be < 0 or >= n)."""
+        lo = self.padding[axis][0]
+        return self.strides[axis] * np.arange(self.out_shape[axis]) - lo + self.center[axis]
+
+    def patch_cells(self, axis: int, relative: bool) -> tuple[int, ...]:
+        """Window cell read by each patch index along ``axis``.
+
+        Absolute indexing reads cell ``j`` at index ``j``; relative indexing is
+        the window rolled by ``-center`` so that index 0 is the anchor.
+        """
+        k, c = self.kernel[axis], self.center[axis]
+        return tuple((t + c) % k if relative else t for t in range(k))
+
+
+def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, padding: Any) -> Geometry:
+    """Resolve the user's arguments against an input shape (SPEC §1.2-1.3).
+
+    >>> g = resolve_geometry((5,), 3, 2, "same")
+    >>> g.out_shape, g.padding, g.anchors(0).tolist()
+    ((3,), ((1, 1),), [0, 2, 4])
+    """
+    shape = tuple(int(n) for n in shape)
+    ndim = len(shape)
+    kernel = []
+    for axis, (k, n) in enumerate(zip(_per_axis("kernel_size", kernel_size, ndim, shape), shape)):
+        k = n if k == -1 else int(k)
+        if not 1 <= k <= n:
+            raise ValueError(
+                f"`kernel_size` entry {axis} must be -1 (whole axis) or in [1, {n}] for an input of shape "
+                f"{shape}; got kernel_size={kernel_size!r}. A kernel longer than its axis is rejected even "
+                f"when padding would make it fit."
+            )
+        kernel.append(k)
+    strides = tuple(int(s) for s in _per_axis("strides", strides, ndim, shape))
+    if isinstance(padding, str) or _is_int(padding):
+        entries = (padding,) * ndim
+    else:
+        entries = _per_axis("padding", padding, ndim, shape)
+    pads = tuple(_resolve_pad(e, k) for e, k in zip(entries, kernel))
+    geometry = Geometry(shape, tuple(kernel), strides, pads)
+    if any(o < 1 for o in geometry.out_shape):
+        raise ValueError(
+            f"no window fits: input shape {shape}, kernel_size {tuple(kernel)}, strides {strides} and "
+            f"padding {pads} give output shape {geometry.out_shape}. Every axis needs "
+            f"n + lo + hi >= kernel size; use less cropping or a smaller kernel."
+        )
+    return geometry
+
+
+def normalize_index(index: Any) -> tuple:
+    """Check an ``F[index] = f`` key and store it in a shape-independent form.
+
+    Returns a tuple of ints, slices and at most one ``Ellipsis``.
+    """
+    entries = index if isinstance(index, tuple) else (index,)
+    out = []
+    for entry in entries:
+        if entry is Ellipsis:
+            out.append(entry)
+        elif _is_int(entry):
+            out.append(int(entry))
+        elif isinstance(entry, slice):
+            parts = (entry.start, entry.stop, entry.step)
+            if not all(p is None or _is_int(p) for p in parts):
+                raise TypeError(f"slice bounds in a kernel index must be ints or None; got {entry!r}.")
+            if entry.step == 0:
+                raise ValueError(f"slice step cannot be zero; got {entry!r}.")
+            out.append(slice(*(None if p is None else int(p) for p in parts)))
+        else:
+            raise TypeError(
+                f"a kernel index must be an int, a slice, Ellipsis or a tuple of these (one per axis); "
+                f"got {entry!r} of type {type(entry).__name__} in index {index!r}."
+            )
+    if sum(e is Ellipsis for e in out) > 1:
+        raise IndexError(f"a kernel index can contain at most one Ellipsis (...); got {index!r}.")
+    return tuple(out)
+
+
+def region_masks(index: tuple, geometry: Geometry) -> tuple[np.ndarray, ...]:
+    """Per-axis boolean masks over *output positions* whose anchor lies in ``index``.
+
+    ``index`` addresses input coordinates with Python semantics; anchors in the
+    padding region are never selected.
+    """
+    ndim = geometry.ndim
+    n_explicit = sum(e is not Ellipsis for e in index)
+    if n_explicit > ndim:
+        raise IndexError(
+            f"kernel index {index!r} has {n_explicit} entries but the input has rank {ndim} (shape {geometry.shape})."
+        )
+    expanded = []
+    for entry in index:
+        if entry is Ellipsis:
+            expanded.extend([slice(None)] * (ndim - n_explicit))
+        else:
+            expanded.append(entry)
+    expanded.extend([slice(None)] * (ndim - len(expanded)))
+    masks = []
+    for axis, (entry, n) in enumerate(zip(expanded, geometry.shape)):
+        selected = np.zeros(n, dtype=bool)
+        if isinstance(entry, slice):
+            selected[entry] = True
+        else:
+            try:
+                selected[operator.index(entry)] = True
+            except IndexError:
+                raise IndexError(
+                    f"kernel index {index!r}: entry {entry} is out of range for axis {axis} of length {n} "
+                    f"(input shape {geometry.shape})."
+                ) from None
+        anchors = geometry.anchors(axis)
+        inside = (anchors >= 0) & (anchors < n)
+        mask = np.zeros(anchors.shape, dtype=bool)
+        mask[inside] = selected[anchors[inside]]
+        masks.append(mask)
+    return tuple(masks)

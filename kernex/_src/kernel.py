@@ -1,0 +1,121 @@
+"""The kernel object shared by ``kmap`` and ``kscan``: arguments, calling conventions, ``F[idx] = f``.
+
+A kernel object only records what the user said. Every call resolves the
+geometry from the input's shape afresh (SPEC §1.1, D6) and hands the result to
+the subclass's ``_lower``, which decides how windows become XLA code.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import functools
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from kernex._src import geometry as geo
+from kernex._src.patch import check_named_axis, window_function
+
+__all__ = ["Branch", "Kernel"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Branch:
+    """One window function and the output positions it owns.
+
+    ``region`` is ``None`` for "everywhere" (decorator form) or one boolean
+    mask per axis over output positions; later branches win where regions
+    overlap.
+    """
+
+    fn: Callable
+    region: tuple[np.ndarray, ...] | None
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray))
+
+
+class Kernel(abc.ABC):
+    """Base class of :class:`kmap` and :class:`kscan`; see their docstrings."""
+
+    _name = "kernel"
+
+    def __init__(self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None):
+        geo.check_kernel_size(kernel_size)
+        geo.check_strides(strides)
+        geo.check_padding(padding)
+        if not isinstance(relative, (bool, np.bool_)):
+            raise TypeError(f"`relative` must be a bool; got {relative!r} of type {type(relative).__name__}.")
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+        self.relative = bool(relative)
+        self.named_axis = check_named_axis(named_axis)
+        self._assignments: list[tuple[tuple, Callable]] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"{self._name}(kernel_size={self.kernel_size!r}, strides={self.strides!r}, padding={self.padding!r}, "
+            f"relative={self.relative!r}, named_axis={self.named_axis!r})"
+        )
+
+    # identity hash so that ``jax.jit(K)`` works (SPEC §1.10)
+    __hash__ = object.__hash__
+
+    def __setitem__(self, index: Any, func: Callable) -> None:
+        if not callable(func):
+            raise TypeError(
+                f"{self._name}[{index!r}] = ... expects a function of the window, e.g. `lambda x: x[0]`; "
+                f"got {func!r} of type {type(func).__name__}."
+            )
+        self._assignments.append((geo.normalize_index(index), func))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and callable(args[0]) and not _is_array(args[0]):
+            return self._decorate(args[0])
+        if args and _is_array(args[0]):
+            if not self._assignments:
+                raise ValueError(
+                    f"{self._name} was called on an array but no function is registered. Either decorate a "
+                    f"function (`{self._name}(...)(f)(array)`) or assign one by index first (`F[:] = f`)."
+                )
+            branches = [(index, fn) for index, fn in self._assignments]
+            return self._apply(args[0], branches, args[1:], kwargs)
+        first = type(args[0]).__name__ if args else "nothing"
+        raise ValueError(
+            f"{self._name} objects are called with a function (decorator form, `{self._name}(...)(f)`) or with "
+            f"an array (after `F[idx] = f`); got {first} as the first argument."
+        )
+
+    def _decorate(self, f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(array, *args, **kwargs):
+            if not _is_array(array):
+                raise TypeError(
+                    f"the function decorated by {self._name} takes an array (jax or numpy) as its first argument; "
+                    f"got {type(array).__name__}."
+                )
+            return self._apply(array, [(None, f)], args, kwargs)
+
+        return wrapper
+
+    def _apply(self, array: Any, assignments: list, args: tuple, kwargs: dict) -> jax.Array:
+        array = jax.numpy.asarray(array)
+        if array.ndim < 1:
+            raise ValueError(f"{self._name} needs an input of rank >= 1; got an array of shape {array.shape}.")
+        geometry = geo.resolve_geometry(array.shape, self.kernel_size, self.strides, self.padding)
+        branches = [
+            Branch(
+                fn=window_function(fn, geometry, self.relative, self.named_axis),
+                region=None if index is None else geo.region_masks(index, geometry),
+            )
+            for index, fn in assignments
+        ]
+        return self._lower(array, geometry, branches, args, kwargs)
+
+    @abc.abstractmethod
+    def _lower(self, array: jax.Array, geometry: geo.Geometry, branches: list[Branch], args: tuple, kwargs: dict):
+        """Evaluate ``branches`` over every window of ``array``."""

@@ -1,0 +1,48 @@
+"""``kmap``: apply a function to every window of an array, independently."""
+
+from __future__ import annotations
+
+from kernex._src import lowering
+from kernex._src.kernel import Kernel
+
+__all__ = ["kmap"]
+
+
+class kmap(Kernel):
+    """Map a function over every window of an array (a stencil ``vmap``).
+
+    Args:
+        kernel_size: window size, an int (same on every axis) or one int per axis;
+            ``-1`` means the whole axis.
+        strides: step between windows, an int or one int per axis.
+        padding: ``'same'``, ``'valid'`` (any case), an int, or one entry per axis, each
+            an int, a ``(lo, hi)`` pair or ``'same'``/``'valid'``. Negative values crop.
+            The default ``0`` is ``'valid'``.
+        relative: if True, index 0 of the patch is the anchor (the window's centre
+            cell, left-of-centre for even sizes) and ``x[-1]`` is the cell before it.
+        named_axis: ``{axis: name}``; the function then receives a mapping indexed by
+            anchor-relative labels such as ``x['i-1', 'j']``.
+
+    Use it as a decorator, ``kmap(...)(f)(array, *args)``, or register functions by
+    the anchor positions they own, ``F[idx] = f``, and call ``F(array, *args)``;
+    positions owned by no function are zero. The result has shape
+    ``out_shape + f_output_shape``.
+
+    >>> import jax.numpy as jnp
+    >>> import kernex
+    >>> @kernex.kmap(kernel_size=3, padding="same")
+    ... def window_sum(x):
+    ...     return jnp.sum(x)
+    >>> window_sum(jnp.array([1, 2, 3, 4, 5])).tolist()
+    [3, 6, 9, 12, 9]
+    >>> F = kernex.kmap(kernel_size=1)
+    >>> F[0] = lambda x: x[0] ** 2
+    >>> F[1:] = lambda x: x[0] ** 3
+    >>> F(jnp.arange(1.0, 5.0)).tolist()
+    [1.0, 8.0, 27.0, 64.0]
+    """
+
+    _name = "kmap"
+
+    def _lower(self, array, geometry, branches, args, kwargs):
+        return lowering.kmap_dense(array, geometry, branches, self.relative, args, kwargs)

@@ -1,0 +1,148 @@
+"""What a window function receives: absolute, relative or named-axis views of a patch.
+
+The patch array itself is built by the lowering, already in the order the
+user's indexing expects (``Geometry.patch_cells``): cell ``j`` for absolute
+indexing, the window rolled by ``-center`` for ``relative=True``. Named axes
+wrap that array in :class:`NamedPatch`, a read-only mapping whose labels are
+always anchor-relative (SPEC §1.8, decision D7).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any, Callable
+
+from kernex._src.geometry import Geometry
+
+__all__ = ["NamedPatch", "check_named_axis", "window_function"]
+
+
+def check_named_axis(named_axis: Any) -> dict[int, str] | None:
+    """Validate ``named_axis`` at construction time; returns a copy."""
+    if named_axis is None:
+        return None
+    if not isinstance(named_axis, Mapping):
+        raise TypeError(
+            f"`named_axis` must be None or a dict {{axis_index: name}}, e.g. {{0: 'n', 1: 'i'}}; "
+            f"got {named_axis!r} of type {type(named_axis).__name__}."
+        )
+    out = {}
+    for axis, name in named_axis.items():
+        if not isinstance(axis, int) or isinstance(axis, bool) or axis < 0:
+            raise ValueError(f"`named_axis` keys must be non-negative axis indices; got key {axis!r} in {named_axis!r}.")
+        if not isinstance(name, str) or not name or "+" in name or "-" in name:
+            raise ValueError(
+                f"`named_axis` names must be non-empty strings without '+' or '-'; got {name!r} "
+                f"for axis {axis} in {named_axis!r}."
+            )
+        out[axis] = name
+    if len(set(out.values())) != len(out):
+        raise ValueError(f"`named_axis` names must be distinct; got {named_axis!r}.")
+    return out
+
+
+def _label(name: str, offset: int) -> str:
+    return name if offset == 0 else f"{name}{offset:+d}"
+
+
+class NamedPatch(Mapping):
+    """Read-only mapping from labels such as ``'i-1'`` or ``('i', 'n-1')`` to patch cells.
+
+    With every axis named a key holds one label per axis in any order (a bare
+    string for 1-D). With some axes named a key is a tuple in axis order:
+    labels on named axes, integer anchor offsets on the others.
+    """
+
+    def __init__(self, patch: Any, geometry: Geometry, names: dict[int, str], relative: bool):
+        self._patch = patch
+        self._names = names
+        self._kernel = geometry.kernel
+        self._center = geometry.center
+        self._relative = relative
+        self._all_named = len(names) == geometry.ndim
+        # label -> (axis, offset) for every named axis
+        self._labels = {
+            _label(names[axis], t): (axis, t)
+            for axis in names
+            for t in range(-geometry.center[axis], geometry.kernel[axis] - geometry.center[axis])
+        }
+
+    def _position(self, axis: int, offset: int) -> int:
+        k, c = self._kernel[axis], self._center[axis]
+        return offset % k if self._relative else offset + c
+
+    def _offsets(self, key: Any) -> tuple[int, ...]:
+        ndim = len(self._kernel)
+        parts = key if isinstance(key, tuple) else (key,)
+        if len(parts) != ndim:
+            raise KeyError(f"{key!r}: a named-axis key needs {ndim} entries (one per axis); got {len(parts)}.")
+        offsets: list[int | None] = [None] * ndim
+        for position, part in enumerate(parts):
+            if isinstance(part, str):
+                if part not in self._labels:
+                    raise KeyError(f"{part!r} is not a label of this window; valid labels: {sorted(self._labels)}.")
+                axis, offset = self._labels[part]
+                if not self._all_named and axis != position:
+                    raise KeyError(
+                        f"{key!r}: with only some axes named, keys are in axis order; label {part!r} "
+                        f"belongs to axis {axis} but is at position {position}."
+                    )
+            elif isinstance(part, int) and not isinstance(part, bool) and not self._all_named and position not in self._names:
+                axis, offset = position, part
+                lo, hi = -self._center[axis], self._kernel[axis] - self._center[axis] - 1
+                if not lo <= offset <= hi:
+                    raise KeyError(f"{key!r}: offset {offset} on unnamed axis {axis} is outside [{lo}, {hi}].")
+            else:
+                raise KeyError(
+                    f"{key!r}: entry {part!r} at position {position} is not valid; named axes take labels "
+                    f"such as {next(iter(self._labels))!r}, unnamed axes take integer offsets."
+                )
+            if offsets[axis] is not None:
+                raise KeyError(f"{key!r}: axis {axis} is given twice.")
+            offsets[axis] = offset
+        return tuple(offsets)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: Any) -> Any:
+        offsets = self._offsets(key)
+        return self._patch[tuple(self._position(a, t) for a, t in enumerate(offsets))]
+
+    def __iter__(self):
+        per_axis = []
+        for axis, (k, c) in enumerate(zip(self._kernel, self._center)):
+            offsets = range(-c, k - c)
+            if axis in self._names:
+                per_axis.append([_label(self._names[axis], t) for t in offsets])
+            else:
+                per_axis.append(list(offsets))
+        for key in itertools.product(*per_axis):
+            yield key[0] if len(key) == 1 else key
+
+    def __len__(self) -> int:
+        size = 1
+        for k in self._kernel:
+            size *= k
+        return size
+
+    def __repr__(self) -> str:
+        return f"NamedPatch(names={self._names}, kernel={self._kernel})"
+
+
+
+def window_function(
+    f: Callable, geometry: Geometry, relative: bool, named_axis: dict[int, str] | None
+) -> Callable:
+    """Return ``g(patch, *args, **kwargs)`` that calls ``f`` with the view the user asked for."""
+    if named_axis is None:
+        return f
+    for axis in named_axis:
+        if axis >= geometry.ndim:
+            raise ValueError(
+                f"`named_axis` refers to axis {axis} but the input has rank {geometry.ndim} "
+                f"(shape {geometry.shape}); valid axes are 0..{geometry.ndim - 1}."
+            )
+
+    def named(patch, *args, **kwargs):
+        return f(NamedPatch(patch, geometry, named_axis, relative), *args, **kwargs)
+
+    return named
