@@ -1,0 +1,412 @@
+"""Brute-force references for ``kmap`` / ``kscan``, written from SPEC §1-§2 only.
+
+Nothing here imports kernex. Every output position is visited in a Python
+loop; the window is built cell by cell from the definition of SPEC §1.3
+(coordinate ``c = o*s - lo + j``, value ``x[c]`` inside the array and ``0``
+outside), rolled by ``-c_k`` for ``relative=True`` (§1.4), wrapped in a small
+named-axis view when asked (§1.8), and handed to the user's function.
+
+Two flavours share the code:
+
+* ``xp=np`` (default): windows are NumPy arrays (converted to ``jnp`` only to
+  call the user's function) and kscan's state is a NumPy array updated in
+  place - the literal model of §2.1.
+* ``xp=jnp``: the same loop with ``jnp`` gathers and functional updates, so
+  ``jax.grad`` of the reference works (small sizes only).
+
+The module also holds the hypothesis strategies and window-function pools
+shared by the property tests of ``test_kmap.py``/``test_kscan.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+
+def mat(*shape):
+    """SPEC §0.1: ``jnp.arange(1, prod(shape) + 1).reshape(shape)`` (int32)."""
+    return jnp.arange(1, math.prod(shape) + 1).reshape(shape)
+
+
+def property_settings(max_examples: int):
+    """Reproducible hypothesis settings for the (slow, JAX-compiling) property tests."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+
+
+# ---------------------------------------------------------------------------
+# Argument resolution (SPEC §1.2)
+
+
+def _per_axis(value: Any, ndim: int) -> list:
+    if isinstance(value, (int, str)):
+        return [value] * ndim
+    value = list(value)
+    assert len(value) == ndim, (value, ndim)
+    return value
+
+
+def resolve(shape: Sequence[int], kernel_size: Any = 1, strides: Any = 1, padding: Any = 0):
+    """Return ``(kernel, strides, pads, out_shape)`` as per-axis tuples (valid arguments only)."""
+    ndim = len(shape)
+    kernel = tuple(n if k == -1 else k for k, n in zip(_per_axis(kernel_size, ndim), shape))
+    assert all(1 <= k <= n for k, n in zip(kernel, shape)), (kernel, shape)
+    strides = tuple(_per_axis(strides, ndim))
+    pads = []
+    for entry, k in zip(_per_axis(padding, ndim), kernel):
+        if isinstance(entry, str):
+            pads.append(((k - 1) // 2, k // 2) if entry.lower() == "same" else (0, 0))
+        elif isinstance(entry, int):
+            pads.append((entry, entry))
+        else:
+            lo, hi = entry
+            pads.append((lo, hi))
+    out_shape = tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(shape, kernel, strides, pads))
+    assert all(o >= 1 for o in out_shape), out_shape
+    return kernel, strides, tuple(pads), out_shape
+
+
+def _positions(shape, kernel, strides, pads, out_shape):
+    """Yield ``(output index, per-axis window coordinates, anchor)`` in row-major order."""
+    for o in np.ndindex(*out_shape):
+        coords = [np.arange(k) + oi * s - lo for oi, k, s, (lo, _) in zip(o, kernel, strides, pads)]
+        anchor = tuple(int(c[(k - 1) // 2]) for c, k in zip(coords, kernel))
+        yield o, coords, anchor
+
+
+def _window(x, coords, xp):
+    """Cells ``coords`` of ``x`` (a Cartesian product), zero outside the array."""
+    inside = [(c >= 0) & (c < n) for c, n in zip(coords, x.shape)]
+    clipped = [np.clip(c, 0, n - 1) for c, n in zip(coords, x.shape)]
+    mask = np.ones((), dtype=bool)
+    for m in inside:
+        mask = mask[..., None] & m
+    return xp.where(mask, x[np.ix_(*clipped)], xp.zeros((), x.dtype))
+
+
+# ---------------------------------------------------------------------------
+# Named axes (SPEC §1.8): labels are always anchor-relative (D7)
+
+
+class NamedView:
+    """Minimal reference mapping from labels to cells of an anchor-rolled patch."""
+
+    def __init__(self, rolled, names: dict):
+        self.rolled, self.names = rolled, names
+        self.kernel = rolled.shape
+        self.labels = {}
+        for axis, name in names.items():
+            k = self.kernel[axis]
+            for t in range(-((k - 1) // 2), k - (k - 1) // 2):
+                label = name if t == 0 else f"{name}{'+' if t > 0 else '-'}{abs(t)}"
+                self.labels[label] = (axis, t)
+
+    def __getitem__(self, key):
+        parts = key if isinstance(key, tuple) else (key,)
+        ndim = len(self.kernel)
+        if len(parts) != ndim:
+            raise KeyError(key)
+        offsets = [None] * ndim
+        all_named = len(self.names) == ndim
+        for position, part in enumerate(parts):
+            if isinstance(part, str):
+                if part not in self.labels:
+                    raise KeyError(key)
+                axis, t = self.labels[part]
+                if not all_named and axis != position:
+                    raise KeyError(key)
+            else:
+                axis, t = position, part
+                k = self.kernel[axis]
+                if all_named or axis in self.names or not -((k - 1) // 2) <= t <= k - 1 - (k - 1) // 2:
+                    raise KeyError(key)
+            if offsets[axis] is not None:
+                raise KeyError(key)
+            offsets[axis] = t
+        return self.rolled[tuple(offsets)]  # negative offsets index the rolled patch cyclically
+
+
+def _view(window, kernel, relative, named_axis, xp):
+    rolled = xp.roll(window, [-((k - 1) // 2) for k in kernel], axis=tuple(range(len(kernel))))
+    if named_axis is not None:
+        return NamedView(jnp.asarray(rolled), named_axis)
+    return jnp.asarray(rolled if relative else window)
+
+
+# ---------------------------------------------------------------------------
+# Functions by index (SPEC §1.9)
+
+
+def _owners(fns, shape):
+    """A ``pick(anchor)`` returning the function applied at an anchor (None = no function)."""
+    if callable(fns):  # decorator form: one function everywhere
+        return lambda anchor: fns
+    selections = []
+    for index, fn in fns:
+        selected = np.zeros(shape, dtype=bool)
+        selected[index] = True  # NumPy basic indexing = Python semantics on the input shape
+        selections.append((selected, fn))
+
+    def pick(anchor):
+        if not all(0 <= a < n for a, n in zip(anchor, shape)):
+            return None  # anchors in the padding region are never matched
+        for selected, fn in reversed(selections):  # latest assignment wins
+            if selected[anchor]:
+                return fn
+        return None
+
+    return pick
+
+
+def _all_functions(fns):
+    return [fns] if callable(fns) else [fn for _, fn in fns]
+
+
+def kmap_reference(
+    x,
+    fns: Callable | Sequence[tuple[Any, Callable]],
+    kernel_size: Any = 1,
+    strides: Any = 1,
+    padding: Any = 0,
+    relative: bool = False,
+    named_axis: dict | None = None,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    xp=np,
+):
+    """``kmap`` by brute force.
+
+    ``fns`` is either a function (decorator form) or a list of ``(index, f)``
+    assignments in order (function by index: latest wins, zeros where none
+    applies). With ``xp=jnp`` the result is differentiable.
+    """
+    kwargs = kwargs or {}
+    x = xp.asarray(x)
+    kernel, strides, pads, out_shape = resolve(x.shape, kernel_size, strides, padding)
+    pick = _owners(fns, x.shape)
+
+    def call(fn, coords):
+        return jnp.asarray(fn(_view(_window(x, coords, xp), kernel, relative, named_axis, xp), *args, **kwargs))
+
+    # common output shape / dtype of every registered function (D8), from any window
+    _, first_coords, _ = next(_positions(x.shape, kernel, strides, pads, out_shape))
+    probes = [call(fn, first_coords) for fn in _all_functions(fns)]
+    assert len({p.shape for p in probes}) == 1, [p.shape for p in probes]
+    out_item_shape, dtype = probes[0].shape, jnp.result_type(*probes)
+
+    values = []
+    for _, coords, anchor in _positions(x.shape, kernel, strides, pads, out_shape):
+        fn = pick(anchor)
+        value = jnp.zeros(out_item_shape, dtype) if fn is None else call(fn, coords).astype(dtype)
+        values.append(value if xp is jnp else np.asarray(value))
+    return xp.stack(values).reshape(out_shape + out_item_shape)
+
+
+def kscan_reference(
+    x,
+    fns: Callable | Sequence[tuple[Any, Callable]],
+    kernel_size: Any = 1,
+    strides: Any = 1,
+    padding: Any = 0,
+    relative: bool = False,
+    named_axis: dict | None = None,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    xp=np,
+):
+    """``kscan`` by the literal sequential model of SPEC §2.1.
+
+    State = input zero-extended by ``(max(lo,0), max(hi,0))``; positions in
+    row-major order; read the window from the current state, call the
+    function, cast to the input dtype, write into the anchor cell, record.
+    No function at an anchor: the cell keeps (and records) its current value.
+    """
+    kwargs = kwargs or {}
+    x = xp.asarray(x)
+    dtype = x.dtype
+    kernel, strides, pads, out_shape = resolve(x.shape, kernel_size, strides, padding)
+    extend = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+    state = xp.pad(x, extend)
+    if xp is np:
+        state = state.copy()
+    pick = _owners(fns, x.shape)
+    values = []
+    for _, coords, anchor in _positions(x.shape, kernel, strides, pads, out_shape):
+        cells = [c + e for c, (e, _) in zip(coords, extend)]  # state coordinates
+        where = tuple(a + e for a, (e, _) in zip(anchor, extend))
+        fn = pick(anchor)
+        if fn is None:
+            value = state[where]
+        else:
+            window = state[np.ix_(*cells)]
+            out = jnp.asarray(fn(_view(window, kernel, relative, named_axis, xp), *args, **kwargs))
+            assert out.shape == (), f"kscan functions must return scalars, got {out.shape}"
+            value = out.astype(dtype)
+            if xp is np:
+                value = np.asarray(value)
+                state[where] = value
+            else:
+                state = state.at[where].set(value)
+        values.append(value)
+    return xp.stack(values).reshape(out_shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# Hypothesis strategies shared by the property tests
+
+MAX_LEN = {1: 7, 2: 5, 3: 3}  # per-axis length bound by rank (keeps compiles and loops small)
+PAD_WORDS = ["same", "SAME", "Same", "valid", "VALID", "Valid"]
+
+
+def _spell(draw, entries, scalar_ok):
+    """An int/str when every axis agrees and the draw says so, else a tuple or list."""
+    if scalar_ok and len(set(map(repr, entries))) == 1 and draw(st.booleans()):
+        return entries[0]
+    return draw(st.sampled_from([tuple, list]))(entries)
+
+
+@st.composite
+def geometries(draw, max_rank=3, max_stride=3, max_pad=3):
+    """Random valid ``(shape, kernel_size, strides, padding)`` spelled in every accepted form.
+
+    Kernel entries may be ``-1``; padding may be a word (any case), an int or a
+    per-axis tuple/list of words, ints and ``(lo, hi)`` pairs, with negative
+    (cropping) values; every axis has at least one window.
+    """
+    rank = draw(st.integers(1, max_rank))
+    shape = tuple(draw(st.integers(1, MAX_LEN[rank])) for _ in range(rank))
+    kernel = [draw(st.integers(1, n)) for n in shape]
+    spelled_kernel = [draw(st.sampled_from([k, -1])) if k == n else k for k, n in zip(kernel, shape)]
+    kernel_size = _spell(draw, spelled_kernel, scalar_ok=True)
+    strides = _spell(draw, [draw(st.integers(1, max_stride)) for _ in shape], scalar_ok=True)
+    # smallest symmetric pad (>= -2) keeping a window on every axis: n + 2p >= k
+    p_min = [max(-2, -((n - k) // 2)) for n, k in zip(shape, kernel)]
+    mode = draw(st.sampled_from(["word", "int", "axes"]))
+    if mode == "word":
+        padding = draw(st.sampled_from(PAD_WORDS))
+    elif mode == "int":
+        padding = draw(st.integers(max(p_min), max_pad))
+    else:
+        entries = []
+        for n, k, pm in zip(shape, kernel, p_min):
+            kind = draw(st.sampled_from(["word", "int", "pair"]))
+            if kind == "word":
+                entries.append(draw(st.sampled_from(PAD_WORDS)))
+            elif kind == "int":
+                entries.append(draw(st.integers(pm, max_pad)))
+            else:
+                lo = draw(st.integers(max(-2, k - n - max_pad), max_pad))
+                hi = draw(st.integers(max(-2, k - n - lo), max_pad))
+                entries.append(draw(st.sampled_from([tuple, list]))((lo, hi)))
+        padding = draw(st.sampled_from([tuple, list]))(entries)
+    return dict(shape=shape, kernel_size=kernel_size, strides=strides, padding=padding)
+
+
+def _index_entry(n):
+    bound = st.one_of(st.none(), st.integers(-n - 2, n + 2))
+    step = st.one_of(st.none(), st.sampled_from([-3, -2, -1, 1, 2, 3]))
+    return st.one_of(
+        st.integers(-n, n - 1),
+        st.builds(slice, bound, bound, step),
+    )
+
+
+@st.composite
+def indices(draw, shape):
+    """A random ``F[idx]`` key: int, slice (with steps, negative), Ellipsis, or a tuple of these."""
+    count = draw(st.integers(0, len(shape)))
+    entries = [draw(_index_entry(n)) for n in shape[:count]]
+    if draw(st.booleans()):
+        entries.insert(draw(st.integers(0, len(entries))), Ellipsis)
+    if len(entries) == 1 and draw(st.booleans()):
+        return entries[0]
+    return tuple(entries)
+
+
+def random_array(seed, shape, dtype):
+    """Normal floats (no exact ties or zeros) or small ints."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    return rng.integers(-5, 6, size=shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# Window-function pools
+
+
+def cell_indices(kernel, relative):
+    """Three cells of the window (first, anchor, last) spelled for absolute or relative indexing."""
+    centre = tuple((k - 1) // 2 for k in kernel)
+    if relative:
+        return tuple(-c for c in centre), (0,) * len(kernel), tuple(k - 1 - c for k, c in zip(kernel, centre))
+    return (0,) * len(kernel), centre, tuple(k - 1 for k in kernel)
+
+
+def kmap_functions(kernel, relative):
+    """Name -> window function of ``(v, w, b=...)``; ``w`` has the kernel's shape.
+
+    Every function accepts the weight ``w`` and keyword ``b`` so any of them can
+    be registered by index next to the others.
+    """
+    first, mid, last = cell_indices(kernel, relative)
+    size = math.prod(kernel)
+    return {
+        "sum": lambda v, w, b=0.0: jnp.sum(v),
+        "max": lambda v, w, b=0.0: jnp.max(v),
+        "mean": lambda v, w, b=0.0: jnp.mean(v),
+        "weighted": lambda v, w, b=0.0: jnp.sum(v * w) + b,
+        "nonlinear": lambda v, w, b=0.0: jnp.sin(v).sum() * v.ravel()[0],
+        "identity": lambda v, w, b=0.0: v,
+        "cells": lambda v, w, b=0.0: 2 * v[first] - v[last] + v[mid] * b,
+        "median": lambda v, w, b=0.0: jnp.sort(v.ravel())[size // 2],
+        "mixed": lambda v, w, b=0.0: jnp.sort(v.ravel())[-1] * v[mid] - jnp.mean(v) * w[first],
+        "vector": lambda v, w, b=0.0: jnp.stack([v.max(), v.min() * b, v[last] * w[mid]]),
+        "const": lambda v, w, b=0.0: 7,
+        "const_float": lambda v, w, b=0.0: 1.5,
+    }
+
+
+SCALAR_KMAP = ["sum", "max", "mean", "weighted", "nonlinear", "cells", "median", "mixed", "const", "const_float"]
+
+
+def kscan_functions(kernel, relative, dtype):
+    """Name -> scalar window function ``(v, w, b=...)`` that keeps values bounded for kscan.
+
+    Float pools are contractive (the sequence of in-place updates must not blow
+    up rounding differences); int pools use exact integer arithmetic.
+    """
+    first, mid, last = cell_indices(kernel, relative)
+    size = math.prod(kernel)
+    common = {
+        "max": lambda v, w, b=0: jnp.max(v),
+        "median": lambda v, w, b=0: jnp.sort(v.ravel())[size // 2],
+        "const": lambda v, w, b=0: 3,
+        "const_float": lambda v, w, b=0: 1.5,
+    }
+    if np.dtype(dtype).kind == "f":
+        return common | {
+            "mean": lambda v, w, b=0.0: jnp.mean(v),
+            "half_max": lambda v, w, b=0.0: 0.5 * jnp.max(v),
+            "weighted": lambda v, w, b=0.0: jnp.sum(v * w) / size + b,
+            "nonlinear": lambda v, w, b=0.0: jnp.sin(v).mean() * v[mid],
+            "cells": lambda v, w, b=0.0: 0.5 * v[first] - 0.25 * v[last] + 0.25 * v[mid] * w[mid],
+            "mixed": lambda v, w, b=0.0: 0.5 * jnp.sort(v.ravel())[-1] - 0.25 * v[mid] + b,
+        }
+    return common | {
+        "sum": lambda v, w, b=0: jnp.sum(v),
+        "cells": lambda v, w, b=0: 2 * v[first] - v[last] + v[mid] + b,
+        "mixed": lambda v, w, b=0: jnp.sort(v.ravel())[-1] - v[mid],
+        "mean": lambda v, w, b=0: jnp.mean(v),
+    }

@@ -1,0 +1,261 @@
+"""Unit tests of ``kernex._src.geometry`` (SPEC §1.2-1.3, §1.9 index handling)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from kernex._src import geometry as geo
+from reference import geometries, property_settings, resolve
+
+
+# --------------------------------------------------------------------------- resolve_geometry
+
+
+@pytest.mark.parametrize(
+    "k, pads",
+    [(1, (0, 0)), (2, (0, 1)), (3, (1, 1)), (4, (1, 2)), (5, (2, 2))],
+    ids=lambda v: str(v),
+)
+def test_same_padding_table(k, pads):
+    """SPEC §1.2 table: 'same' pads ((k-1)//2, k//2)."""
+    g = geo.resolve_geometry((7,), (k,), 1, "same")
+    assert g.padding == (pads,)
+    assert g.out_shape == (7,)
+
+
+@pytest.mark.parametrize("k, centre", [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2)])
+def test_anchor_index_inside_window(k, centre):
+    """SPEC §1.3: anchor index k=1->0, 2->0, 3->1, 4->1, 5->2."""
+    assert geo.resolve_geometry((5,), k, 1, 0).center == (centre,)
+
+
+@pytest.mark.parametrize("word", ["same", "SAME", "Same", "sAmE"])
+def test_same_is_case_insensitive(word):
+    """SPEC §1.2 / D25: padding strings are case-insensitive, globally and per axis."""
+    assert geo.resolve_geometry((5, 6), (3, 4), 1, word).padding == ((1, 1), (1, 2))
+    assert geo.resolve_geometry((5, 6), (3, 4), 1, (word, "VALID")).padding == ((1, 1), (0, 0))
+
+
+@pytest.mark.parametrize(
+    "padding, pads, out",
+    [
+        ("valid", ((0, 0),), (3,)),
+        (0, ((0, 0),), (3,)),
+        ("same", ((1, 1),), (5,)),
+        (1, ((1, 1),), (5,)),
+        ((1,), ((1, 1),), (5,)),
+        (("same",), ((1, 1),), (5,)),
+        (((1, 1),), ((1, 1),), (5,)),
+        ([[0, 2]], ((0, 2),), (5,)),
+        (2, ((2, 2),), (7,)),
+        (((2, 0),), ((2, 0),), (5,)),
+        (((-1, -1),), ((-1, -1),), (1,)),
+        (((-1, 2),), ((-1, 2),), (4,)),
+    ],
+    ids=repr,
+)
+def test_padding_forms_1d(padding, pads, out):
+    """SPEC §1.2/§1.3: every padding spelling on mat(5) with k=3 (facts 12-14 shapes)."""
+    g = geo.resolve_geometry((5,), (3,), 1, padding)
+    assert g.padding == pads
+    assert g.out_shape == out
+
+
+def test_two_int_padding_on_2d_means_per_axis():
+    """SPEC §1.2 consequence / D24: for a 2-D input (0, 1) is axis 0 -> (0,0), axis 1 -> (1,1)."""
+    g = geo.resolve_geometry((2, 5), (2, 3), 1, (0, 1))
+    assert g.padding == ((0, 0), (1, 1))
+    assert g.out_shape == (1, 5)
+
+
+def test_kernel_minus_one_resolved_before_same_padding():
+    """SPEC §1.2 / D5 (fact 22): -1 becomes the axis length, then 'same' pads for it."""
+    g = geo.resolve_geometry((3, 4), (-1, 1), 1, "same")
+    assert g.kernel == (3, 1)
+    assert g.padding == ((1, 1), (0, 0))
+    assert g.out_shape == (3, 4)
+    assert geo.resolve_geometry((3, 4), -1, 1, 0).kernel == (3, 4)
+
+
+def test_int_arguments_broadcast():
+    """SPEC §1.2 / D5: int kernel_size and strides apply to every axis."""
+    g = geo.resolve_geometry((4, 6, 5), 2, 2, 0)
+    assert g.kernel == (2, 2, 2)
+    assert g.strides == (2, 2, 2)
+    assert g.out_shape == (2, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "strides, padding, anchors",
+    [(2, "same", [0, 2, 4]), (2, "valid", [1, 3]), (3, "same", [0, 3]), (3, "valid", [1]), (1, 2, [-1, 0, 1, 2, 3, 4, 5])],
+)
+def test_anchors(strides, padding, anchors):
+    """SPEC §1.3: anchor a(o) = o*s - lo + c_k (may lie in the padding)."""
+    g = geo.resolve_geometry((5,), (3,), strides, padding)
+    assert g.anchors(0).tolist() == anchors
+
+
+def test_state_padding_origin_and_window_starts():
+    """SPEC §2.1: state keeps all cells; negative padding only moves the first window."""
+    g = geo.resolve_geometry((5,), (3,), 1, ((-1, 2),))
+    assert g.state_padding == ((0, 2),)
+    assert g.state_shape == (7,)
+    assert g.origin == (1,)
+    assert g.window_starts(0).tolist() == [1, 2, 3, 4]
+    g = geo.resolve_geometry((5,), (3,), 2, ((2, -1),))
+    assert g.state_padding == ((2, 0),)
+    assert g.origin == (0,)
+    assert g.window_starts(0).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize(
+    "k, cells",
+    [(1, (0,)), (2, (0, 1)), (3, (1, 2, 0)), (4, (1, 2, 3, 0)), (5, (2, 3, 4, 0, 1))],
+)
+def test_patch_cells_relative_roll(k, cells):
+    """SPEC §1.4 table: relative patches are the window rolled by -c_k."""
+    g = geo.resolve_geometry((6,), (k,), 1, 0)
+    assert g.patch_cells(0, relative=True) == cells
+    assert g.patch_cells(0, relative=False) == tuple(range(k))
+
+
+@given(geometries())
+@property_settings(300)
+def test_resolve_geometry_matches_reference(case):
+    """Output shape, resolved padding, kernel and anchors agree with the SPEC formulas."""
+    g = geo.resolve_geometry(case["shape"], case["kernel_size"], case["strides"], case["padding"])
+    kernel, strides, pads, out_shape = resolve(case["shape"], case["kernel_size"], case["strides"], case["padding"])
+    assert g.kernel == kernel
+    assert g.strides == strides
+    assert g.padding == pads
+    assert g.out_shape == out_shape
+    for axis, (s, (lo, _), k) in enumerate(zip(strides, pads, kernel)):
+        expected = [o * s - lo + (k - 1) // 2 for o in range(out_shape[axis])]
+        assert g.anchors(axis).tolist() == expected
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "shape, kernel_size, strides, padding, match",
+    [
+        ((5,), (3, 3), 1, 0, "kernel_size"),
+        ((5, 5), (3,), 1, 0, "kernel_size"),
+        ((5,), (6,), 1, 0, "kernel_size"),
+        ((5,), (6,), 1, 5, "kernel_size"),  # D9: too large even when padding would fit
+        ((5, 5), 0, 1, 0, "kernel_size"),
+        ((5,), (-2,), 1, 0, "kernel_size"),
+        ((5,), (3,), (1, 1), 0, "strides"),
+        ((5,), (3,), 0, 0, "strides"),
+        ((5,), (3,), (-1,), 0, "strides"),
+        ((5,), (3,), 1, (0, 1), "padding"),  # D24: two entries for one axis
+        ((5, 5), (3, 3), 1, (0, 1, 1), "padding"),
+        ((5,), (3,), 1, "full", "padding"),
+        ((5, 5), (3, 3), 1, ("same", "full"), "padding"),
+        ((5,), (3,), 1, ((-2, -1),), "padding"),  # output length 0
+        ((5,), (3,), 1, -2, "padding"),
+    ],
+    ids=repr,
+)
+def test_resolve_geometry_value_errors(shape, kernel_size, strides, padding, match):
+    """SPEC §1.12: ValueError naming the offending argument."""
+    with pytest.raises(ValueError, match=match):
+        geo.check_kernel_size(kernel_size)  # construction-time checks ...
+        geo.check_strides(strides)
+        geo.check_padding(padding)
+        geo.resolve_geometry(shape, kernel_size, strides, padding)  # ... and call-time ones
+
+
+@pytest.mark.parametrize("padding", [1.5, None, {"a": 1}, ((1, 2, 3),), ((1.0, 1),), (None,)], ids=repr)
+def test_bad_padding_type(padding):
+    """SPEC §1.12: unsupported padding type -> TypeError."""
+    with pytest.raises(TypeError, match="padding"):
+        geo.check_padding(padding)
+
+
+@pytest.mark.parametrize("kernel_size", [1.5, "3", (3.0,), None], ids=repr)
+def test_bad_kernel_size_type(kernel_size):
+    with pytest.raises((TypeError, ValueError), match="kernel_size"):
+        geo.check_kernel_size(kernel_size)
+
+
+# --------------------------------------------------------------------------- normalize_index
+
+
+@pytest.mark.parametrize(
+    "index, expected",
+    [
+        (3, (3,)),
+        (-1, (-1,)),
+        (np.int64(2), (2,)),
+        (slice(1, None, 2), (slice(1, None, 2),)),
+        (Ellipsis, (Ellipsis,)),
+        ((0, slice(None), Ellipsis), (0, slice(None), Ellipsis)),
+        ((), ()),
+    ],
+    ids=repr,
+)
+def test_normalize_index(index, expected):
+    assert geo.normalize_index(index) == expected
+
+
+@pytest.mark.parametrize(
+    "index",
+    [[0, 1], 1.5, "a", np.array([0, 1]), (0, [1]), (slice(0.5, 2),), None],
+    ids=repr,
+)
+def test_normalize_index_type_errors(index):
+    """SPEC §1.9: lists, arrays, floats (and other types) -> TypeError."""
+    with pytest.raises(TypeError, match="index|slice"):
+        geo.normalize_index(index)
+
+
+def test_normalize_index_zero_step_and_two_ellipses():
+    with pytest.raises(ValueError, match="step"):
+        geo.normalize_index(slice(None, None, 0))
+    with pytest.raises(IndexError, match="Ellipsis"):
+        geo.normalize_index((Ellipsis, 0, Ellipsis))
+
+
+# --------------------------------------------------------------------------- region_masks
+
+
+@pytest.mark.parametrize(
+    "padding, index, expected",
+    [
+        ("valid", 0, [False, False, False]),  # anchors 1..3: index 0 never used (fact 36)
+        ("valid", slice(2, None), [False, True, True]),
+        ("same", -1, [False, False, False, False, True]),
+        ("same", slice(None, None, 2), [True, False, True, False, True]),  # D4: Python steps
+        ("same", slice(None, None, -2), [True, False, True, False, True]),
+        ("same", slice(-10, 10), [True] * 5),  # slices are clipped
+        (2, Ellipsis, [False, True, True, True, True, True, False]),  # anchors -1 and 5 are padding
+        (((1, 0),), slice(0, 2), [True, True, False, False]),
+    ],
+    ids=repr,
+)
+def test_region_masks_1d(padding, index, expected):
+    """SPEC §1.9: masks over output positions whose anchor (input coordinate) is in ``idx``."""
+    g = geo.resolve_geometry((5,), (3,), 1, padding)
+    (mask,) = geo.region_masks(geo.normalize_index(index), g)
+    assert mask.tolist() == expected
+
+
+def test_region_masks_strided_and_nd():
+    g = geo.resolve_geometry((10,), (1,), 2, 0)  # anchors 0, 2, 4, 6, 8
+    (mask,) = geo.region_masks(geo.normalize_index(5), g)
+    assert not mask.any()
+    g = geo.resolve_geometry((3, 4, 2), 1, 1, 0)
+    masks = geo.region_masks(geo.normalize_index((Ellipsis, 1)), g)  # last axis only
+    assert [m.tolist() for m in masks] == [[True] * 3, [True] * 4, [False, True]]
+    masks = geo.region_masks(geo.normalize_index(1), g)  # missing trailing axes = whole axis
+    assert [m.tolist() for m in masks] == [[False, True, False], [True] * 4, [True] * 2]
+
+
+def test_region_masks_errors():
+    g = geo.resolve_geometry((5, 5), 1, 1, 0)
+    with pytest.raises(IndexError):
+        geo.region_masks(geo.normalize_index((0, 0, 0)), g)
+    with pytest.raises(IndexError):
+        geo.region_masks(geo.normalize_index(7), g)
