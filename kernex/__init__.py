@@ -4,9 +4,12 @@ Public API (everything else lives in ``kernex._src`` and may change):
 
 * :class:`kmap` - apply a function to every window of an array.
 * :class:`kscan` - sequential, in-place windowed update in row-major order.
+* :func:`treeclass` - dataclass-like, frozen JAX pytree container with leafwise math,
+  field/mask selection and ``.at[...]`` updates (:func:`static_field` marks static fields).
 """
 
 from kernex._src.kmap import kmap as kmap
 from kernex._src.kscan import kscan as kscan
+from kernex._src.treeclass import static_field as static_field, treeclass as treeclass
 
 __version__ = "0.1.0"
