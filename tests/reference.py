@@ -324,14 +324,50 @@ def _index_entry(n):
 
 @st.composite
 def indices(draw, shape):
-    """A random ``F[idx]`` key: int, slice (with steps, negative), Ellipsis, or a tuple of these."""
-    count = draw(st.integers(0, len(shape)))
-    entries = [draw(_index_entry(n)) for n in shape[:count]]
-    if draw(st.booleans()):
-        entries.insert(draw(st.integers(0, len(entries))), Ellipsis)
+    """A random ``F[idx]`` key: int, slice (with steps, negative), Ellipsis, or a tuple of these.
+
+    Entries before an Ellipsis address the leading axes, entries after it the
+    trailing ones; without one, missing trailing axes mean "whole axis".
+    """
+    rank = len(shape)
+    count = draw(st.integers(0, rank))
+    if draw(st.booleans()):  # with an Ellipsis at position p
+        p = draw(st.integers(0, count))
+        axes = [*range(p), *range(rank - (count - p), rank)]
+        entries = [draw(_index_entry(shape[a])) for a in axes]
+        entries.insert(p, Ellipsis)
+    else:
+        entries = [draw(_index_entry(n)) for n in shape[:count]]
     if len(entries) == 1 and draw(st.booleans()):
         return entries[0]
     return tuple(entries)
+
+
+@st.composite
+def named_cases(draw, max_rank=3):
+    """``(geometry case, named_axis, f)`` where ``f`` reads 1-3 random named keys.
+
+    All-named keys list one label per axis in a random order (a bare label in
+    1-D); partially named keys are tuples in axis order with integer offsets on
+    unnamed axes.
+    """
+    case = draw(geometries(max_rank))
+    kernel, _, _, _ = resolve(case["shape"], case["kernel_size"], case["strides"], case["padding"])
+    rank = len(kernel)
+    axes = sorted(draw(st.sets(st.integers(0, rank - 1), min_size=1)))
+    names = dict(zip(axes, draw(st.permutations(["i", "j", "n"]))))
+    keys = []
+    for _ in range(draw(st.integers(1, 3))):
+        offsets = [draw(st.integers(-((k - 1) // 2), k - 1 - (k - 1) // 2)) for k in kernel]
+        parts = [(names[a] if t == 0 else f"{names[a]}{t:+d}") if a in names else t for a, t in enumerate(offsets)]
+        if len(names) == rank:
+            parts = draw(st.permutations(parts))
+        keys.append(parts[0] if rank == 1 else tuple(parts))
+
+    def f(u):
+        return sum(10**i * u[key] for i, key in enumerate(keys))
+
+    return case, names, f
 
 
 def random_array(seed, shape, dtype):
