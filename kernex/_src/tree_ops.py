@@ -33,6 +33,7 @@ Choices where the SPEC is silent:
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 from typing import Any, Callable
 
@@ -76,8 +77,11 @@ def _zip(fn: Callable[[Any, Any, tuple], Any], x: Any, y: Any, path: tuple) -> A
     xs, ys = _split(x), _split(y)
     if xs is None and ys is None:
         return fn(x, y, path)
-    if xs is None or ys is None or type(x) is not type(y) or xs[0] != ys[0]:
+    if xs is None or ys is None or type(x) is not type(y):
         raise _Mismatch(path)
+    if xs[0] != ys[0]:  # report the first child key that differs
+        pairs = itertools.zip_longest(xs[0], ys[0])  # key objects cannot be compared with None
+        raise _Mismatch(path + next((kx or ky,) for kx, ky in pairs if kx is None or ky is None or kx != ky))
     keys, children, treedef = xs
     return treedef.unflatten([_zip(fn, a, b, path + (k,)) for k, a, b in zip(keys, children, ys[1])])
 

@@ -1,0 +1,79 @@
+"""``tree_base``: class registry, static/dynamic split, field-name checks and copies without ``__init__``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import pytest
+
+from kernex import static_field, treeclass
+from kernex._src import tree_base as base
+
+
+@treeclass
+class M:
+    w: object
+    label: object
+    k: int = static_field(default=3, metadata={"doc": "kernel"})
+
+
+def test_static_field_marker_and_user_metadata():
+    field = static_field(default=1, metadata={"unit": "px"})
+    assert field.default == 1 and dict(field.metadata) == {"unit": "px", base.STATIC_MARKER: True}
+    assert static_field().metadata[base.STATIC_MARKER] is True
+    assert static_field(default_factory=list).default_factory is list
+
+
+def test_class_info_of_a_registered_class():
+    info = base.class_info(M(1.0, "m"))
+    assert info.names == ("w", "label", "k")
+    assert info.marked_static == ("k",) and info.maybe_dynamic == ("w", "label")
+    assert [f.name for f in info.fields] == list(info.names)
+    assert info.fields[2].metadata["doc"] == "kernel"
+
+
+def test_static_and_dynamic_names_depend_on_str_values():
+    text, number = M(1.0, "m"), M(1.0, 2.0)
+    assert base.dynamic_names(text) == ("w",) and base.dynamic_names(number) == ("w", "label")
+    assert [base.is_static(text, f) for f in base.tree_fields(text)] == [False, True, True]
+    assert [base.is_static(number, n) for n in ("w", "label", "k")] == [False, False, True]
+
+
+def test_is_treeclass_only_for_instances_of_decorated_classes():
+    assert base.is_treeclass(M(1, 2))
+    assert not any(base.is_treeclass(v) for v in (M, 1, None, {"w": 1}, jnp.ones(2)))
+
+
+def test_class_info_errors_say_what_to_decorate():
+    @dataclasses.dataclass
+    class Plain:
+        w: int = 1
+
+    with pytest.raises(TypeError, match=r"expected a treeclass instance; got Plain\. Decorate its class with @treeclass"):
+        base.class_info(Plain())
+
+
+def test_check_field_names_suggests_close_names():
+    with pytest.raises(KeyError, match=r"'lable' is not a field of M; its fields are 'w', 'label', 'k'\. Did you mean 'label'\?"):
+        base.check_field_names(M(1, 2), ("w", "lable"))
+    base.check_field_names(M(1, 2), ("w", "label", "k"))  # no error
+
+
+def test_replace_fields_copies_fields_only_without_init():
+    calls = []
+
+    @treeclass
+    class Counted:
+        a: int
+
+        def __init__(self, a):
+            calls.append(a)
+            self.a = a
+
+    c = Counted(1)
+    c.register_op(lambda x: x, name="ident")
+    copy = base.replace_fields(c, a=2)
+    assert calls == [1] and copy.a == 2 and c.a == 1 and not hasattr(copy, "ident")
+    fresh = base.new_instance(Counted, {"a": 5})
+    assert type(fresh) is Counted and fresh.a == 5 and calls == [1]
