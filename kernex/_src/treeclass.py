@@ -40,7 +40,13 @@ Choices where the SPEC is silent:
   ``jit`` will fail to hash them;
 * the frozen-instance check is per instance: ``super().__init__`` inside a
   subclass's ``__init__`` does not freeze early; subclasses of a treeclass must
-  be decorated themselves to be pytrees.
+  be decorated themselves to be pytrees (an undecorated one is refused when
+  constructed);
+* ``__init__`` runs once; flattening never calls it, and instances rebuilt
+  by JAX (``tree_unflatten``, ``jit`` outputs, gradients) skip its checks.
+
+For tools that walk models (``kernex.viz``): :func:`is_treeclass`,
+:func:`tree_fields` and :func:`is_static` (defined in ``tree_base.py``).
 """
 
 from __future__ import annotations
@@ -120,7 +126,6 @@ def _wrap_init(init):
         if not depth:
             _finish_init(self)
 
-    __init__.__kernex_wrapped__ = True
     return __init__
 
 
