@@ -1,7 +1,8 @@
-"""The seed README's treeclass models: ``Linear`` and the 3-layer MLP ``StackedLinear``.
+"""The seed README's treeclass models: ``Linear``, the MLP ``StackedLinear``, ``MaxPool2D``, ``AverageBlurLayer``.
 
-Written as in the seed (custom ``__init__``, ``x @ weight + bias``), so the
-regression demo, the benchmarks and the viz examples share one definition.
+Written as in the seed (custom ``__init__``, ``x @ weight + bias``, ``kmap``
+inside ``__call__``), so demos, benchmarks, tests and viz examples share one
+definition.
 
 >>> import jax
 >>> model = StackedLinear(key=jax.random.PRNGKey(0), in_dim=1, out_dim=1)
@@ -14,9 +15,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from kernex import treeclass
+from kernex import kmap, static_field, treeclass
 
-__all__ = ["Linear", "StackedLinear"]
+__all__ = ["AverageBlurLayer", "Linear", "MaxPool2D", "StackedLinear"]
 
 
 @treeclass
@@ -52,3 +53,48 @@ class StackedLinear:
         x = jax.nn.tanh(self.l1(x))
         x = jax.nn.tanh(self.l2(x))
         return self.l3(x)
+
+
+@treeclass
+class MaxPool2D:
+    """Max over ``kernel_size`` windows of ``(batch, channel, row, col)`` input; all fields static."""
+
+    kernel_size: tuple[int, ...] | int = static_field()
+    strides: tuple[int, ...] | int = static_field()
+    padding: tuple[int, ...] | int | str = static_field()
+
+    def __init__(self, *, kernel_size=(2, 2), strides=2, padding="valid"):
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        @jax.vmap  # batch
+        @jax.vmap  # channels
+        @kmap(kernel_size=self.kernel_size, strides=self.strides, padding=self.padding)
+        def _maxpool2d(x):
+            return jnp.max(x)
+
+        return _maxpool2d(x)
+
+
+@treeclass
+class AverageBlurLayer:
+    """Channels-first mean filter (zero padding, ``'same'`` size), cast to ``uint8``; dynamic fields as in the seed."""
+
+    in_channels: int
+    kernel_size: tuple[int]
+
+    def __init__(self, in_channels: int, kernel_size: tuple[int, ...]):
+        self.in_channels = in_channels
+        self.kernel_size = kernel_size
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        @jax.vmap  # batch
+        @jax.vmap  # channels
+        @kmap(kernel_size=(*self.kernel_size,), padding="same")
+        def average_blur(x):
+            kernel = jnp.ones([*self.kernel_size]) / jnp.array(self.kernel_size).prod()
+            return jnp.sum(x * kernel, dtype=jnp.float32)
+
+        return average_blur(x).astype(jnp.uint8)

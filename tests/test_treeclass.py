@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +11,8 @@ import numpy as np
 import pytest
 
 import kernex
-from kernex import kmap, static_field, treeclass
+from demo.models import AverageBlurLayer, MaxPool2D, StackedLinear
+from kernex import static_field, treeclass
 from kernex._src.treeclass import is_static, is_treeclass, tree_fields
 
 
@@ -59,7 +59,7 @@ def test_generated_init_positional_keyword_defaults_and_factory():
 
 
 def test_custom_init_is_kept_and_may_leave_defaults_unordered():
-    # seed MaxPool2D (defined below): static fields without defaults, own keyword-only __init__
+    # seed MaxPool2D: static fields without defaults, own keyword-only __init__
     pool = MaxPool2D()
     assert (pool.kernel_size, pool.strides, pool.padding) == ((2, 2), 2, "valid")
     assert MaxPool2D(kernel_size=(3, 3)).kernel_size == (3, 3)
@@ -409,47 +409,6 @@ def test_eval_shape_and_tree_map():
     assert jax.tree_util.tree_map(lambda x: x + 1, A) == Test(11, 21, 31, "A")
 
 
-@treeclass
-class MaxPool2D:
-    kernel_size: tuple = static_field()
-    strides: tuple = static_field()
-    padding: str = static_field()
-
-    def __init__(self, *, kernel_size=(2, 2), strides=2, padding="valid"):
-        self.kernel_size = kernel_size
-        self.strides = strides
-        self.padding = padding
-
-    def __call__(self, x):
-        @jax.vmap
-        @jax.vmap
-        @kmap(kernel_size=self.kernel_size, strides=self.strides, padding=self.padding)
-        def _maxpool2d(x):
-            return jnp.max(x)
-
-        return _maxpool2d(x)
-
-
-@treeclass
-class AverageBlurLayer:
-    in_channels: int
-    kernel_size: tuple
-
-    def __init__(self, in_channels, kernel_size):
-        self.in_channels = in_channels
-        self.kernel_size = kernel_size
-
-    def __call__(self, x):
-        @jax.vmap
-        @jax.vmap
-        @kmap(kernel_size=(*self.kernel_size,), padding="same")
-        def average_blur(x):
-            kernel = jnp.ones([*self.kernel_size]) / jnp.array(self.kernel_size).prod()
-            return jnp.sum(x * kernel, dtype=jnp.float32)
-
-        return average_blur(x).astype(jnp.uint8)
-
-
 def test_jit_of_a_layer_instance_seed_layers():
     layer = jax.jit(MaxPool2D(kernel_size=(2, 2), strides=(2, 2), padding="same"))
     np.testing.assert_array_equal(layer(jnp.arange(1, 26).reshape(1, 1, 5, 5)), [[[[7, 9, 10], [17, 19, 20], [22, 24, 25]]]])
@@ -476,7 +435,6 @@ def test_equality_with_types_does_not_raise_for_signature_inspection_d30():
 
 
 def test_seed_training_loop_loss_falls_fact_98():
-    from demo.models import StackedLinear
     from demo.regression import train
 
     model, x, y, initial, final = train(steps=2000)
@@ -486,7 +444,6 @@ def test_seed_training_loop_loss_falls_fact_98():
 
 def test_optax_adam_trains_a_treeclass_model():
     import optax
-    from demo.models import StackedLinear
 
     x = jnp.linspace(0, 1, 32)[:, None]
     y = jnp.sin(3 * x)
@@ -513,4 +470,4 @@ def test_optax_adam_trains_a_treeclass_model():
 
 def test_public_api_exports():
     assert kernex.treeclass is treeclass and kernex.static_field is static_field
-    assert functools.reduce(lambda acc, k: acc and hasattr(kernex, k), ["kmap", "kscan", "treeclass", "static_field"], True)
+    assert all(hasattr(kernex, name) for name in ("kmap", "kscan", "treeclass", "static_field"))
