@@ -45,6 +45,26 @@ def property_settings(max_examples: int):
     )
 
 
+def check(got, expected, dtype=None, exact=True, **tol):
+    """Compare a kernex result with an expected value (shape, values, optionally dtype)."""
+    expected = np.asarray(expected)
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    if dtype is not None:
+        assert got.dtype == np.dtype(dtype), got.dtype
+    if exact:
+        np.testing.assert_array_equal(np.asarray(got), expected)
+    else:
+        np.testing.assert_allclose(np.asarray(got), expected, **({"rtol": 1e-6} | tol))
+
+
+def by_index(kernel, assignments, **kw):
+    """A kernel object ``kernel(**kw)`` with ``F[idx] = f`` applied in order."""
+    F = kernel(**kw)
+    for index, fn in assignments:
+        F[index] = fn
+    return F
+
+
 # ---------------------------------------------------------------------------
 # Argument resolution (SPEC §1.2)
 

@@ -16,6 +16,8 @@ import kernex
 from kernex import kmap
 from reference import (
     SCALAR_KMAP,
+    by_index,
+    check,
     geometries,
     indices,
     kmap_functions,
@@ -26,26 +28,6 @@ from reference import (
     random_array,
     resolve,
 )
-
-
-def check(got, expected, dtype=None, exact=True, **tol):
-    """Compare a kernex result with an expected value (shape, values, optionally dtype)."""
-    expected = np.asarray(expected)
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    if dtype is not None:
-        assert got.dtype == np.dtype(dtype), got.dtype
-    if exact:
-        np.testing.assert_array_equal(np.asarray(got), expected)
-    else:
-        np.testing.assert_allclose(np.asarray(got), expected, **({"rtol": 1e-6} | tol))
-
-
-def by_index(kernel, assignments, **kw):
-    """A kernel object ``kernel(**kw)`` with ``F[idx] = f`` applied in order."""
-    F = kernel(**kw)
-    for index, fn in assignments:
-        F[index] = fn
-    return F
 
 
 # ----------------------------------------------------------------------------- seed examples
@@ -875,7 +857,7 @@ def _maybe_jit(fn, use_jit):
     seed=SEEDS,
     use_jit=st.booleans(),
 )
-@property_settings(60)
+@property_settings(100)
 def test_property_decorated_matches_reference(case, relative, name, dtype, seed, use_jit):
     kernel, x, w, kw = _setup(case, relative, dtype, seed)
     f = kmap_functions(kernel, relative)[name]
@@ -889,7 +871,7 @@ def assignment_lists(draw, shape, pool):
 
 
 @given(case=geometries(), relative=st.booleans(), dtype=DTYPES, seed=SEEDS, use_jit=st.booleans(), data=st.data())
-@property_settings(40)
+@property_settings(80)
 def test_property_by_index_matches_reference(case, relative, dtype, seed, use_jit, data):
     kernel, x, w, kw = _setup(case, relative, dtype, seed)
     pool = kmap_functions(kernel, relative)
@@ -901,7 +883,7 @@ def test_property_by_index_matches_reference(case, relative, dtype, seed, use_ji
 
 
 @given(case=geometries(), relative=st.booleans(), seed=SEEDS, decorated=st.booleans(), data=st.data())
-@property_settings(25)
+@property_settings(40)
 def test_property_gradients_match_reference(case, relative, seed, decorated, data):
     """grad of sum(out * cotangent) w.r.t. the input, a positional and a keyword argument (under jit)."""
     kernel, x, w, kw = _setup(case, relative, np.float32, seed)
@@ -925,7 +907,7 @@ def test_property_gradients_match_reference(case, relative, seed, decorated, dat
 
 
 @given(data=named_cases(), relative=st.booleans(), seed=SEEDS)
-@property_settings(25)
+@property_settings(40)
 def test_property_named_axis_matches_reference(data, relative, seed):
     """Named keys (all/partial naming, labels in any order) read anchor-relative cells (§1.8, D7)."""
     case, named_axis, f = data

@@ -1,0 +1,376 @@
+"""``kscan`` (SPEC §2): facts 39 and 63-79 of §6, JAX transformations, errors, and
+property tests against the literal sequential model in ``reference.py``."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import kernex
+from kernex import kscan
+from reference import (
+    by_index,
+    check,
+    geometries,
+    indices,
+    kscan_functions,
+    kscan_reference,
+    mat,
+    named_cases,
+    property_settings,
+    random_array,
+    resolve,
+)
+
+S = jnp.sum
+NEIGHBOURS = lambda x: x[-1] + x[0] + x[1]  # noqa: E731
+
+DECORATED_FACTS = [
+    # id, kscan kwargs, f, input, expected
+    ("fact63", dict(kernel_size=(3,)), S, jnp.array([1, 2, 3, 4, 5]), [6, 13, 22]),
+    *[
+        (f"fact64-{p!r}", dict(kernel_size=(3,), relative=True, padding=p), NEIGHBOURS, mat(5), e)
+        for p, e in [
+            ("same", [3, 8, 15, 24, 29]),
+            (((1, 1),), [3, 8, 15, 24, 29]),
+            ("valid", [6, 13, 22]),
+            (((0, 1),), [6, 13, 22, 27]),
+            (((1, 0),), [3, 8, 15, 24]),
+            (((-1, 0),), [9, 18]),
+            (((0, -1),), [6, 13]),
+            (((-1, -1),), [9]),
+            (2, [1, 4, 9, 16, 25, 30, 30]),
+            (((2, 2),), [1, 4, 9, 16, 25, 30, 30]),
+        ]
+    ],
+    ("fact65", dict(kernel_size=(3,), padding="same"), S, mat(5), [3, 8, 15, 24, 29]),
+    ("fact66-same", dict(kernel_size=(2,), padding="same"), S, mat(5), [3, 5, 7, 9, 5]),
+    ("fact66-valid", dict(kernel_size=(2,), padding="valid"), S, mat(5), [3, 5, 7, 9]),
+    ("fact66-(1,0)", dict(kernel_size=(2,), padding=((1, 0),)), lambda v: v[0] + v[1], mat(5), [1, 3, 5, 7, 9]),
+    ("fact67-same", dict(kernel_size=(3,), strides=2, padding="same"), S, mat(5), [3, 9, 9]),
+    ("fact67-valid", dict(kernel_size=(3,), strides=2), S, mat(7), [6, 12, 18]),
+    (
+        "fact68",
+        dict(kernel_size=(3, 3), padding="same"),
+        S,
+        jnp.ones((3, 3)),
+        [[4, 9, 12], [17, 47, 71], [66, 203, 322]],
+    ),
+    (
+        "fact69",
+        dict(kernel_size=(3, 3), padding="same", relative=True),
+        lambda v: v[0, -1] + v[-1, 0] + v[0, 0],
+        jnp.ones((3, 3)),
+        [[1, 2, 3], [2, 5, 9], [3, 9, 19]],
+    ),
+    (
+        "fact73",
+        dict(kernel_size=(3,), named_axis={0: "i"}, relative=True, padding="same"),
+        lambda u: u["i-1"] + u["i"],
+        mat(5),
+        [1, 3, 6, 10, 15],
+    ),
+]
+
+
+@pytest.mark.parametrize("kw, f, x, expected", [c[1:] for c in DECORATED_FACTS], ids=[c[0] for c in DECORATED_FACTS])
+def test_decorated_facts(kw, f, x, expected):
+    """Facts 63-69, 73 (exact values, result dtype = input dtype)."""
+    check(kscan(**kw)(f)(x), expected, x.dtype)
+
+
+@pytest.mark.parametrize(
+    "x, expected", [(mat(5), [1, 2, 3, 4, 3]), (mat(5).astype(float), [1.0, 2.0, 3.0, 4.0, 3.0])], ids=["int", "float"]
+)
+def test_fact70_mean_is_cast_to_input_dtype(x, expected):
+    check(kscan(kernel_size=(3,), padding="same")(jnp.mean)(x), expected, x.dtype)
+
+
+def test_fact71_extra_args():
+    h = kscan(kernel_size=(3,), padding="same", relative=True)(lambda v, a: v[-1] * a + v[0])
+    check(h(mat(5), 2), [1, 4, 11, 26, 57], jnp.int32)
+    check(h(mat(5), a=2), [1, 4, 11, 26, 57], jnp.int32)
+
+
+def test_fact72_jit_vmap_grad():
+    h = kscan(kernel_size=(3,), padding="same", relative=True)(lambda v: v[-1] + v[0])
+    check(h(mat(5)), [1, 3, 6, 10, 15])
+    check(jax.jit(h)(mat(5)), [1, 3, 6, 10, 15])
+    check(jax.vmap(h)(jnp.stack([mat(5), 2 * mat(5)])), [[1, 3, 6, 10, 15], [2, 6, 12, 20, 30]])
+    check(jax.grad(lambda a: h(a).sum())(jnp.arange(1.0, 6.0)), [5, 4, 3, 2, 1])
+
+
+BY_INDEX_FACTS = [
+    # id, kscan kwargs, [(index, f), ...], input, expected
+    ("fact39", dict(kernel_size=(1,)), [(2, lambda v: v[0] * 10)], jnp.arange(1.0, 11.0), [1, 2, 30, 4, 5, 6, 7, 8, 9, 10]),
+    (
+        "fact74",
+        dict(kernel_size=(3,), padding="same", relative=True),
+        [(0, lambda v: 100), (slice(1, None), lambda v: v[-1] + v[0])],
+        mat(5),
+        [100, 102, 105, 109, 114],
+    ),
+    ("fact75", dict(kernel_size=(1,)), [(0, lambda v: 1.5), (slice(1, None), lambda v: v[0] * 2)], mat(4), [1, 4, 6, 8]),
+    (
+        "no-function-keeps-and-records-the-cell",
+        dict(kernel_size=(3,), padding="same", relative=True),
+        [(slice(None, None, 2), lambda v: v[-1] + v[1])],
+        mat(5),
+        [2, 2, 6, 4, 4],
+    ),
+    (
+        "anchor-in-padding-gets-no-function",
+        dict(kernel_size=(3,), padding=2, relative=True),
+        [(Ellipsis, NEIGHBOURS)],
+        mat(5),
+        [0, 3, 8, 15, 24, 29, 0],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "kw, assignments, x, expected", [c[1:] for c in BY_INDEX_FACTS], ids=[c[0] for c in BY_INDEX_FACTS]
+)
+def test_by_index_facts(kw, assignments, x, expected):
+    """Facts 39, 74, 75 and D2/D26: unmatched anchors keep their value; result has the input dtype."""
+    F = by_index(kscan, assignments, **kw)
+    check(F(x), expected, x.dtype)
+    check(F(x), expected, x.dtype)  # calls are pure
+
+
+def test_fact76_non_scalar_output_is_an_error():
+    with pytest.raises((ValueError, TypeError), match="scalar"):
+        kscan(kernel_size=(3,), padding="same")(lambda v: v)(mat(5))
+    F = by_index(kscan, [(0, lambda v: v[0]), (slice(1, None), lambda v: v)], kernel_size=(3,), padding="same")
+    with pytest.raises((ValueError, TypeError)):
+        F(mat(5))
+
+
+# ----------------------------------------------------------------------------- seed linear convection (§2.2)
+
+
+def linear_convection(nt, nx, tmax, xmax, c):
+    """The seed's kscan code verbatim (rows = time steps n, columns = space i)."""
+    dt, dx = tmax / (nt - 1), xmax / (nx - 1)
+    u = np.ones([nt, nx])
+    F = kernex.kscan(kernel_size=(3, 3), padding=((1, 1), (1, 1)), named_axis={0: "n", 1: "i"}, relative=True)
+
+    def bc(u):
+        return 1
+
+    def ic1(u):
+        return 1
+
+    def ic2(u):
+        return 2
+
+    def linear_convection(u):
+        return u["i", "n-1"] - (c * dt / dx) * (u["i", "n-1"] - u["i-1", "n-1"])
+
+    F[:, 0] = F[:, -1] = bc
+    F[:, : int((nx - 1) / 4) + 1] = F[:, int((nx - 1) / 2) :] = ic1
+    F[0:1, int((nx - 1) / 4) + 1 : int((nx - 1) / 2)] = ic2
+    F[1:, 1:-1] = linear_convection
+    return F(jnp.array(u))
+
+
+def fdm(nt, nx, tmax, xmax, c):
+    """Plain NumPy double loop of the same upwind scheme."""
+    dt, dx = tmax / (nt - 1), xmax / (nx - 1)
+    u = np.ones([nt, nx])
+    u[0, int((nx - 1) / 4) + 1 : int((nx - 1) / 2)] = 2
+    for n in range(1, nt):
+        for i in range(1, nx - 1):
+            u[n, i] = u[n - 1, i] - c * dt / dx * (u[n - 1, i] - u[n - 1, i - 1])
+    return u
+
+
+def test_fact77_linear_convection_tiny_table():
+    expected = [
+        [1, 1, 1, 2, 1, 1, 1, 1, 1],
+        [1, 1, 1, 1.5, 1.5, 1, 1, 1, 1],
+        [1, 1, 1, 1.25, 1.5, 1.25, 1, 1, 1],
+        [1, 1, 1, 1.125, 1.375, 1.375, 1.125, 1, 1],
+    ]
+    check(linear_convection(4, 9, 1.5, 2.0, 0.25), expected, jnp.float32)
+
+
+def test_fact78_seed_linear_convection():
+    result = linear_convection(151, 51, 0.5, 2.0, 0.5)
+    assert result.shape == (151, 51) and result.dtype == jnp.float32
+    row0 = np.ones(51)
+    row0[13:25] = 2
+    check(result[0], row0)
+    np.testing.assert_allclose(np.asarray(result), fdm(151, 51, 0.5, 2.0, 0.5), atol=1e-3)
+    np.testing.assert_allclose(float(result[-1].sum()), 63.0, rtol=1e-5)
+
+
+def test_fact79_runge_kutta():
+    """Upstream's RK4 example (§2.3): dy/dt = y, y(0) = 1 on t = linspace(0, 1, 5)."""
+    t = jnp.linspace(0, 1, 5)
+    x = jnp.stack([jnp.zeros(5), t])  # row 0 = y, row 1 = t
+    dt = t[1] - t[0]
+    f = lambda tn, yn: yn  # noqa: E731
+
+    def rk4(x):
+        yn, tn = x[0, -1], x[1, -1]  # previous y and t
+        k1 = dt * f(tn, yn)
+        k2 = dt * f(tn + dt / 2, yn + k1 / 2)
+        k3 = dt * f(tn + dt / 2, yn + k2 / 2)
+        k4 = dt * f(tn + dt, yn + k3)
+        return yn + (k1 + 2 * k2 + 2 * k3 + k4) / 6
+
+    F = kscan(kernel_size=(2, 3), relative=True, padding=(0, 1))
+    F[0:1, 1:] = rk4
+    F[0, 0] = lambda x: 1.0
+    out = jax.jit(F.__call__)(x)
+    assert out.shape == (1, 5)
+    np.testing.assert_allclose(np.asarray(out[0]), [1.0, 1.284017, 1.6486995, 2.1169581, 2.7182102], atol=1e-4)
+    check(jax.jit(F)(x), np.asarray(out))
+
+
+# ----------------------------------------------------------------------------- transformations, purity, inputs
+
+
+def test_kernel_object_jit_grad_vmap_wrt_array_and_args():
+    """SPEC §1.10/§2.1 for kscan: jit(K), jit(K.__call__), grad w.r.t. array and args, vmap."""
+    fns = [(lambda v, a, b=1.0: v[-1] * a + v[0] * b), (lambda v, a, b=1.0: jnp.sin(v[1]) * a - b)]
+    assignments = [(slice(None, 3), fns[0]), (slice(3, None), fns[1])]
+    kw = dict(kernel_size=(3,), padding="same", relative=True)
+    F = by_index(kscan, assignments, **kw)
+    x, a, b = jnp.linspace(-1.0, 1.0, 6), 0.7, 1.3
+    expected = kscan_reference(x, assignments, **kw, args=(a,), kwargs={"b": b})
+    for fn in [F, jax.jit(F), jax.jit(F.__call__)]:
+        check(fn(x, a, b=b), expected, jnp.float32, exact=False, rtol=1e-6)
+
+    loss = lambda x, a, b: jnp.sum(F(x, a, b=b) ** 2)  # noqa: E731
+    ref_loss = lambda x, a, b: jnp.sum(  # noqa: E731
+        kscan_reference(x, assignments, **kw, args=(a,), kwargs={"b": b}, xp=jnp) ** 2
+    )
+    value, grads = jax.value_and_grad(loss, argnums=(0, 1, 2))(x, a, b)
+    ref_value, ref_grads = jax.value_and_grad(ref_loss, argnums=(0, 1, 2))(x, a, b)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+    for g, r in zip(grads, ref_grads):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-5, atol=1e-6)
+
+    xs, as_ = jnp.stack([x, 2 * x, -x]), jnp.array([0.5, -1.0])
+    batched = jax.vmap(F, in_axes=(0, None))(xs, a)
+    for i in range(3):
+        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(xs[i], a)), rtol=1e-6)
+    batched = jax.jit(jax.vmap(lambda a: F(x, a, b=b)))(as_)
+    for i in range(2):
+        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(x, as_[i], b=b)), rtol=1e-6)
+
+
+def test_pure_across_shapes_and_numpy_input():
+    g = kscan(kernel_size=(3, -1), padding=("same", 0))(lambda v: v.max() - v.min())
+    a, b = mat(4, 3), mat(6, 5) * 2
+    first = g(a)
+    g(b)
+    check(g(np.asarray(a)), first)
+    check(first, kscan_reference(a, lambda v: v.max() - v.min(), (3, -1), 1, ("same", 0)))
+    check(g(b), kscan_reference(b, lambda v: v.max() - v.min(), (3, -1), 1, ("same", 0)))
+    F = by_index(kscan, [(slice(1, None), lambda v: v[0] * 2)], kernel_size=(1,))
+    check(F(np.arange(1, 5)), [1, 4, 6, 8])
+
+
+@pytest.mark.parametrize(
+    "thunk, exc, match",
+    [
+        (lambda: kscan(kernel_size=(3,))(S)(mat(4, 4)), ValueError, "kernel_size"),
+        (lambda: kscan(kernel_size=(3,), padding=(0, 1))(S)(mat(5)), ValueError, "padding"),
+        (lambda: kscan(kernel_size=(1,), strides=0)(S)(mat(5)), ValueError, "strides"),
+        (lambda: kscan(kernel_size=1)(mat(5)), ValueError, "regist"),
+        (lambda: kscan(kernel_size=1)(3), ValueError, "kscan"),
+        (lambda: kscan(kernel_size=1)(S)(jnp.array(1)), ValueError, "rank"),
+    ],
+    ids=["kernel-rank", "pair-on-1d", "strides-0", "no-registered-function", "first-arg-int", "rank-0"],
+)
+def test_errors(thunk, exc, match):
+    with pytest.raises(exc, match=match):
+        thunk()
+
+
+# ----------------------------------------------------------------------------- property tests
+
+
+def _setup(case, relative, dtype, seed):
+    kernel, _, _, _ = resolve(case["shape"], case["kernel_size"], case["strides"], case["padding"])
+    x = random_array(seed, case["shape"], dtype)
+    w = random_array(seed + 1, kernel, np.float32)
+    kw = dict(kernel_size=case["kernel_size"], strides=case["strides"], padding=case["padding"], relative=relative)
+    b = 0.25 if np.dtype(dtype).kind == "f" else 1
+    return kernel, x, w, b, kw
+
+
+def _compare(got, expected):
+    assert got.shape == expected.shape and got.dtype == expected.dtype, (got.shape, got.dtype, expected.dtype)
+    if np.dtype(expected.dtype).kind == "f":
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+@st.composite
+def scan_functions(draw, shape, pool):
+    """Either one function (decorator form) or 1-3 ``(index, name)`` assignments."""
+    if draw(st.booleans()):
+        return draw(st.sampled_from(pool))
+    return [(draw(indices(shape)), draw(st.sampled_from(pool))) for _ in range(draw(st.integers(1, 3)))]
+
+
+def _build(spec, pool, kw):
+    """``(kernex callable, reference fns)`` from a drawn spec."""
+    if isinstance(spec, str):
+        return kscan(**kw)(pool[spec]), pool[spec]
+    assignments = [(index, pool[name]) for index, name in spec]
+    return by_index(kscan, assignments, **kw), assignments
+
+
+@given(
+    case=geometries(),
+    relative=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.int32]),
+    seed=st.integers(0, 2**31 - 1),
+    data=st.data(),
+)
+@property_settings(80)
+def test_property_matches_sequential_reference(case, relative, dtype, seed, data):
+    """Values (cast to the input dtype) equal the literal sequential in-place model (§2.1)."""
+    kernel, x, w, b, kw = _setup(case, relative, dtype, seed)
+    pool = kscan_functions(kernel, relative, dtype)
+    apply, fns = _build(data.draw(scan_functions(case["shape"], sorted(pool))), pool, kw)
+    _compare(apply(x, w, b=b), kscan_reference(x, fns, **kw, args=(w,), kwargs={"b": b}))
+
+
+@given(case=geometries(), relative=st.booleans(), seed=st.integers(0, 2**31 - 1), data=st.data())
+@property_settings(25)
+def test_property_gradients_match_sequential_reference(case, relative, seed, data):
+    """grad of sum(out * cotangent) w.r.t. the input, a positional and a keyword argument (under jit)."""
+    kernel, x, w, b, kw = _setup(case, relative, np.float32, seed)
+    pool = kscan_functions(kernel, relative, np.float32)
+    apply, fns = _build(data.draw(scan_functions(case["shape"], sorted(pool))), pool, kw)
+    ref = functools.partial(kscan_reference, fns=fns, **kw, xp=jnp)
+    out_shape = resolve(case["shape"], case["kernel_size"], case["strides"], case["padding"])[3]
+    ct = random_array(seed + 2, out_shape, np.float32)
+
+    def grad(fn):
+        return jax.jit(jax.grad(lambda x, w, b: jnp.sum(fn(x, w, b) * ct), argnums=(0, 1, 2)))
+
+    got = grad(lambda x, w, b: apply(x, w, b=b))(x, w, b)
+    expected = grad(lambda x, w, b: ref(x, args=(w,), kwargs={"b": b}))(x, w, b)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-4)
+
+
+@given(data=named_cases(), relative=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@property_settings(30)
+def test_property_named_axis_matches_sequential_reference(data, relative, seed):
+    case, named_axis, f = data
+    x = random_array(seed, case["shape"], np.int32)
+    kw = dict(kernel_size=case["kernel_size"], strides=case["strides"], padding=case["padding"], relative=relative)
+    _compare(kscan(**kw, named_axis=named_axis)(f)(x), kscan_reference(x, f, **kw, named_axis=named_axis))
