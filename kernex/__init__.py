@@ -6,10 +6,13 @@ Public API (everything else lives in ``kernex._src`` and may change):
 * :class:`kscan` - sequential, in-place windowed update in row-major order.
 * :func:`treeclass` - dataclass-like, frozen JAX pytree container with leafwise math,
   field/mask selection and ``.at[...]`` updates (:func:`static_field` marks static fields).
+* :mod:`kernex.viz` - Keras-like ``summary``, ``tree_box``, ``tree_diagram``, Mermaid charts
+  and ``plot_model`` for treeclass models (available after ``import kernex``).
 """
 
 from kernex._src.kmap import kmap as kmap
 from kernex._src.kscan import kscan as kscan
 from kernex._src.treeclass import static_field as static_field, treeclass as treeclass
+from kernex import viz as viz
 
 __version__ = "0.1.0"

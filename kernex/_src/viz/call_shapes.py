@@ -1,0 +1,173 @@
+"""Input and output shapes of every child of a model, recorded while ``jax.eval_shape`` runs the model.
+
+``summary(model, array)``, ``tree_box(model, array)`` and
+``plot_model(model, array=array)`` show, for each node, the shapes it was
+called with and returned. They come from :func:`record_calls`:
+
+* **Call recording** (the model's class defines ``__call__``): the model is
+  called once as ``model(array)`` under :func:`jax.eval_shape`, so nothing is
+  computed (no FLOPs, no device memory for activations). While it runs, the
+  ``__call__`` of every treeclass class in the model is temporarily replaced
+  by a wrapper that records ``(arguments, result)`` as shape/dtype structs,
+  keyed by the node's path, in call order. This is right whatever order the
+  model calls its children in, and whatever it does between calls (a
+  reshape, a concatenation, a residual connection). Classes are patched, not
+  instances, because instances are frozen and Python looks ``__call__`` up on
+  the type; the originals are restored in a ``finally``.
+* **Sequential chain** (fallback when the model is not callable, SPEC §4.2):
+  the layers, depth-first in declaration order, are evaluated one after the
+  other with ``jax.eval_shape``; layer *i* gets the output of layer *i - 1*.
+  Every layer must then be callable with one argument.
+
+Choices where the SPEC is silent:
+
+* a node called several times shows its **first** call; a node the model
+  never calls shows ``None`` (as without ``array``);
+* a call with several arguments shows them comma-separated (keywords as
+  ``name=value``), each rendered with ``fmt``; a tuple result renders as
+  ``(f32[2], f32[3])``;
+* the same instance used at two places of the tree records at both;
+* a child called on a *copy* (e.g. inside ``jax.jit(self.layer)`` or after
+  ``tree_map``) is not the node in the tree and is not recorded; nor are
+  calls inside a ``jax.jit`` of the model's own code already traced before;
+* the patching is process-wide while ``eval_shape`` runs: do not call these
+  functions from several threads on models sharing classes;
+* an error raised by the model propagates with a note saying which call failed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from kernex._src.tree_format import fmt
+from kernex._src.viz.model_walk import Path, label, layers, walk_nodes
+
+__all__ = ["Call", "record_calls"]
+
+_MISSING = object()
+
+
+class Call:
+    """One recorded call: arguments and result as ``jax.ShapeDtypeStruct`` pytrees."""
+
+    __slots__ = ("args", "kwargs", "output")
+
+    def __init__(self, args: tuple, kwargs: dict, output: Any):
+        self.args, self.kwargs, self.output = args, kwargs, output
+
+    @property
+    def input_str(self) -> str:
+        """``fmt`` of the argument (``f32[100,1]``); several arguments are comma-separated."""
+        parts = [fmt(a) for a in self.args] + [f"{k}={fmt(v)}" for k, v in self.kwargs.items()]
+        return ", ".join(parts) if parts else "()"
+
+    @property
+    def output_str(self) -> str:
+        """``fmt`` of the result (``f32[100,128]``)."""
+        return fmt(self.output)
+
+
+def _abstract(tree: Any) -> Any:
+    """Replace every array (tracers included) in ``tree`` by its ``jax.ShapeDtypeStruct``."""
+
+    def leaf(x: Any) -> Any:
+        return jax.ShapeDtypeStruct(x.shape, x.dtype) if isinstance(x, (jax.Array, np.ndarray)) else x
+
+    return jax.tree_util.tree_map(leaf, tree)
+
+
+def _recording(original: Callable, paths_of: dict[int, list[Path]], calls: dict[Path, Call], active: set[int]):
+    """Wrap an unbound ``__call__`` so that calls on nodes of the tree are recorded (first call per path)."""
+
+    @functools.wraps(original)
+    def __call__(self, *args, **kwargs):
+        key = id(self)
+        if key in active or key not in paths_of:  # super().__call__ of a node being recorded, or a copy
+            return original(self, *args, **kwargs)
+        active.add(key)
+        try:
+            output = original(self, *args, **kwargs)
+        finally:
+            active.discard(key)
+        call = Call(_abstract(args), _abstract(kwargs), _abstract(output))
+        for path in paths_of[key]:
+            calls.setdefault(path, call)
+        return output
+
+    return __call__
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    if hasattr(err, "add_note"):  # Python >= 3.11
+        err.add_note(note)
+
+
+def _record_model_call(model: Any, array: Any, func: str) -> dict[Path, Call]:
+    nodes = list(walk_nodes(model))
+    paths_of: dict[int, list[Path]] = defaultdict(list)
+    for path, node in nodes:
+        paths_of[id(node)].append(path)
+    classes = {type(node) for _, node in nodes if callable(node)}
+    # resolve every __call__ before patching any, so a subclass never wraps its base's wrapper
+    resolved = {cls: cls.__call__ for cls in classes}
+    own = {cls: cls.__dict__.get("__call__", _MISSING) for cls in classes}
+    calls: dict[Path, Call] = {}
+    active: set[int] = set()
+    try:
+        for cls in classes:
+            cls.__call__ = _recording(resolved[cls], paths_of, calls, active)
+        jax.eval_shape(lambda a: model(a), array)
+    except Exception as err:
+        _add_note(err, f"(raised while {func} ran `model(array)` under jax.eval_shape to record each child's shapes)")
+        raise
+    finally:
+        for cls, attr in own.items():
+            if attr is _MISSING:
+                del cls.__call__
+            else:
+                cls.__call__ = attr
+    return calls
+
+
+def _record_chain(model: Any, array: Any, func: str) -> dict[Path, Call]:
+    calls: dict[Path, Call] = {}
+    current: Any = array
+    for path, layer in layers(model):
+        if not callable(layer):
+            raise TypeError(
+                f"{func}(model, array=...) needs callable layers: {type(model).__name__} has no __call__, so its "
+                f"layers are evaluated as a sequential chain, but layer {label(layer, path)} at "
+                f"model.{'.'.join(path) or '(itself)'} has no __call__ either. Define `__call__(self, x)` on "
+                f"{type(model).__name__} (the shapes of each child's actual call are then shown), or on "
+                f"{type(layer).__name__}, or omit `array`."
+            )
+        seen: list[Any] = []
+
+        def step(a: Any, layer: Any = layer, seen: list = seen) -> Any:
+            seen.append(_abstract(a))
+            return layer(a)
+
+        try:
+            current = jax.eval_shape(step, current)
+        except Exception as err:
+            _add_note(err, f"(raised while {func} evaluated layer {label(layer, path)} on {fmt(seen[0] if seen else current)})")
+            raise
+        calls[path] = Call((seen[0],), {}, current)
+    return calls
+
+
+def record_calls(model: Any, array: Any, func: str) -> dict[Path, Call]:
+    """First recorded call of each node path (see the module docstring); ``{}`` when ``array`` is ``None``.
+
+    ``func`` names the public function for error messages.
+    """
+    if array is None:
+        return {}
+    if callable(model):
+        return _record_model_call(model, array, func)
+    return _record_chain(model, array, func)
