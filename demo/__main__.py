@@ -3,7 +3,7 @@
 import importlib
 import pathlib
 
-SECTIONS = ["demo.stencils"]
+SECTIONS = ["demo.stencils", "demo.regression", "demo.visualize"]
 
 
 def main() -> None:
