@@ -56,6 +56,33 @@ def linear(key: int, in_dim: int, out_dim: int) -> Linear:
     return Linear(jax.random.PRNGKey(key), in_dim, out_dim)
 
 
+@treeclass
+class Sequential:
+    """Layers in a list: one layer for the views, since containers are not inspected (SPEC §4.1)."""
+
+    layers: list
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = jnp.tanh(layer(x))
+        return x
+
+
+@treeclass
+class Reordered:
+    """Declares ``first`` before ``second`` but calls ``second`` first (a chain in field order would fail)."""
+
+    first: Linear
+    second: Linear
+
+    def __call__(self, x):
+        return self.first(jax.nn.relu(self.second(x)))
+
+
+def make_reordered() -> Reordered:
+    return Reordered(first=linear(0, 5, 2), second=linear(1, 3, 5))
+
+
 def test_walk_nodes_is_depth_first_pre_order_in_declaration_order():
     m = level2()
     assert [(path, type(node).__name__) for path, node in walk_nodes(m)] == [
@@ -69,11 +96,7 @@ def test_layers_are_innermost_treeclasses_and_containers_are_not_inspected():
     model = seed_model()
     assert not is_layer(model) and is_layer(model.l1)
 
-    @treeclass
-    class Holder:
-        inner: list
-
-    assert is_layer(Holder([model.l1, model.l2]))  # SPEC §4.1: lists are not inspected
+    assert is_layer(Sequential([model.l1, model.l2]))  # SPEC §4.1: lists are not inspected
     assert layers(model.l1) == [((), model.l1)]  # an innermost model is its own only layer
 
 
@@ -104,7 +127,8 @@ def test_every_view_rejects_non_treeclass_models(func, bad):
 
 
 def test_passing_the_class_instead_of_an_instance_says_so():
-    with pytest.raises(TypeError, match=r"pass an instance, not the class itself: `summary\(StackedLinear\(\.\.\.\)\)`"):
+    expected = r"pass an instance, not the class itself: `summary\(StackedLinear\(\.\.\.\)\)`"
+    with pytest.raises(TypeError, match=expected):
         kernex.viz.summary(StackedLinear)
     with pytest.raises(TypeError, match="save_viz"):
         kernex.viz.save_viz({"a": 1}, "unused")

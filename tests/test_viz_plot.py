@@ -18,7 +18,9 @@ from test_viz_tree_box import layer_boxes
 from test_viz_tree_text import FACT107, FACT108
 
 HAS_DOT = shutil.which("dot") is not None
-needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's `dot` is not installed (Debian: apt-get install graphviz)")
+needs_dot = pytest.mark.skipif(
+    not HAS_DOT, reason="Graphviz's `dot` is not installed (Debian: apt-get install graphviz)"
+)
 
 
 def node_labels(source: str) -> dict[str, str]:
@@ -90,8 +92,11 @@ def test_text_files_by_suffix(tmp_path):
 
 @pytest.mark.parametrize("to_file", ["model.jpg", "model", "archive.dot.zip"])
 def test_unknown_suffix_is_rejected_before_writing(tmp_path, to_file):
-    with pytest.raises(ValueError, match=r"plot_model\(to_file=\.\.\.\) chooses the output format by the file suffix; "
-                                         r"got to_file=.*Accepted suffixes: \.dot, \.gv, \.mmd, \.md, \.png, \.svg, \.pdf"):
+    expected = (
+        r"plot_model\(to_file=\.\.\.\) chooses the output format by the file suffix; "
+        r"got to_file=.*Accepted suffixes: \.dot, \.gv, \.mmd, \.md, \.png, \.svg, \.pdf"
+    )
+    with pytest.raises(ValueError, match=expected):
         kernex.viz.plot_model(seed_model(), to_file=tmp_path / to_file)
     assert list(tmp_path.iterdir()) == []
 

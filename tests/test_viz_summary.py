@@ -14,7 +14,7 @@ from demo.models import Linear, StackedLinear
 from kernex import static_field, treeclass
 from kernex._src.tree_format import fmt
 from kernex._src.viz.summary import box_table, hsize
-from test_viz_model_walk import X, level2, linear, make_m, seed_model
+from test_viz_model_walk import X, Sequential, level2, linear, make_m, make_reordered, seed_model
 
 SEED_SUMMARY = '┌──────┬───────┬─────────┬───────────────────┐\n│Type  │Param #│Size     │Config             │\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│256    │1.000 KB │bias=f32[1,128]    │\n│      │       │         │weight=f32[1,128]  │\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│16,512 │64.500 KB│bias=f32[1,128]    │\n│      │       │         │weight=f32[128,128]│\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│129    │516.000 B│bias=f32[1,1]      │\n│      │       │         │weight=f32[128,1]  │\n└──────┴───────┴─────────┴───────────────────┘\nTotal params :\t16,897\nInexact params:\t16,897\nOther params:\t0\n----------------------------------------------\nTotal size :\t66.004 KB\nInexact size:\t66.004 KB\nOther size:\t0.000 B\n=============================================='  # noqa: E501
 SUMMARY_WITH_ARRAY = '┌──────┬────────────┬───────┬─────────┬───────────────────┐\n│Type  │Output      │Param #│Size     │Config             │\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,128]│256    │1.000 KB │bias=f32[1,128]    │\n│      │            │       │         │weight=f32[1,128]  │\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,128]│16,512 │64.500 KB│bias=f32[1,128]    │\n│      │            │       │         │weight=f32[128,128]│\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,1]  │129    │516.000 B│bias=f32[1,1]      │\n│      │            │       │         │weight=f32[128,1]  │\n└──────┴────────────┴───────┴─────────┴───────────────────┘\nTotal params :\t16,897\nInexact params:\t16,897\nOther params:\t0\n-----------------------------------------------------------\nTotal size :\t66.004 KB\nInexact size:\t66.004 KB\nOther size:\t0.000 B\n==========================================================='  # noqa: E501
@@ -150,15 +150,6 @@ def test_non_treeclass_values_of_containers_get_their_own_rows():
 
 
 def test_list_of_layers_is_one_row_because_lists_are_not_inspected():
-    @treeclass
-    class Sequential:
-        layers: list
-
-        def __call__(self, x):
-            for layer in self.layers:
-                x = jnp.tanh(layer(x))
-            return x
-
     model = Sequential([linear(0, 3, 5), linear(1, 5, 2)])
     x = jnp.ones((7, 3))
     (row,) = parse_rows(kernex.viz.summary(model, array=x))
@@ -170,21 +161,6 @@ def test_list_of_layers_is_one_row_because_lists_are_not_inspected():
         "Size": hsize(4 * n),
         "Config": "layers=" + fmt(model.layers).replace(" ", ""),
     }
-
-
-@treeclass
-class Reordered:
-    """Declares ``first`` before ``second`` but calls ``second`` first (a chain in field order would fail)."""
-
-    first: Linear
-    second: Linear
-
-    def __call__(self, x):
-        return self.first(jax.nn.relu(self.second(x)))
-
-
-def make_reordered() -> Reordered:
-    return Reordered(first=linear(0, 5, 2), second=linear(1, 3, 5))
 
 
 def test_output_column_follows_the_actual_calls_not_the_declaration_order():

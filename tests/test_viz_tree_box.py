@@ -12,8 +12,8 @@ import kernex
 from demo.models import Linear
 from kernex import static_field, treeclass
 from kernex._src.tree_format import fmt
-from test_viz_model_walk import X, level2, linear, seed_model
-from test_viz_summary import assert_same_lines, make_reordered
+from test_viz_model_walk import X, Sequential, level2, linear, make_reordered, seed_model
+from test_viz_summary import assert_same_lines
 
 FACT100 = '┌──────────────────────────────────────┐\n│StackedLinear(Parent)                 │\n├──────────────────────────────────────┤\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,1]   ││\n││ Linear(l1) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l2) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l3) │────────┼──────────────┤│\n││            │ Output │ f32[100,1]   ││\n│└────────────┴────────┴──────────────┘│\n└──────────────────────────────────────┘'  # noqa: E501
 FACT102 = '┌──────────────────────────────┐\n│StackedLinear(Parent)         │\n├──────────────────────────────┤\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l1) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l2) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l3) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n└──────────────────────────────┘'  # noqa: E501
@@ -162,15 +162,6 @@ def test_three_levels_of_nesting_with_static_and_scalar_fields():
 
 
 def test_list_of_layers_is_one_layer_box_with_the_call_shapes():
-    @treeclass
-    class Sequential:
-        layers: list
-
-        def __call__(self, x):
-            for layer in self.layers:
-                x = layer(x)
-            return x
-
     model = Sequential([linear(0, 3, 5), linear(1, 5, 2)])
     x = jnp.ones((4, 3))
     assert layer_boxes(kernex.viz.tree_box(model, array=x)) == [("Sequential(Parent)", "f32[4,3]", "f32[4,2]")]
@@ -191,4 +182,5 @@ def test_model_without_call_falls_back_to_the_sequential_chain():
 def test_numpy_input_and_abstract_input():
     model = seed_model()
     assert kernex.viz.tree_box(model, array=jax.ShapeDtypeStruct((100, 1), jnp.float32)) == FACT100
-    assert layer_boxes(kernex.viz.tree_box(model, array=np.ones((3, 1), np.float32)))[0][1:] == ("f32[3,1]", "f32[3,128]")
+    boxes = layer_boxes(kernex.viz.tree_box(model, array=np.ones((3, 1), np.float32)))
+    assert boxes[0] == ("Linear(l1)", "f32[3,1]", "f32[3,128]")

@@ -121,4 +121,5 @@ def test_static_fields_render_in_every_text_view():
 
     conv = Conv(jnp.ones((3, 3)))
     assert kernex.viz.tree_diagram(conv).split("\n")[-1] == "    └── kernel_size=(3, 3)"
-    assert kernex.viz.tree_mermaid(conv).split("\n")[-1].endswith(' -.- id10009280772564895168["kernel_size\\n(3, 3)"]')  # l2 id of FACT108
+    static_link = ' -.- id10009280772564895168["kernel_size\\n(3, 3)"]'  # second child of the root: l2's id in FACT108
+    assert kernex.viz.tree_mermaid(conv).split("\n")[-1].endswith(static_link)

@@ -155,7 +155,8 @@ def _record_chain(model: Any, array: Any, func: str) -> dict[Path, Call]:
         try:
             current = jax.eval_shape(step, current)
         except Exception as err:
-            _add_note(err, f"(raised while {func} evaluated layer {label(layer, path)} on {fmt(seen[0] if seen else current)})")
+            given = fmt(seen[0] if seen else current)
+            _add_note(err, f"(raised while {func} evaluated layer {label(layer, path)} on {given})")
             raise
         calls[path] = Call((seen[0],), {}, current)
     return calls

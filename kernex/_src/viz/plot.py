@@ -75,7 +75,8 @@ def _dot_source(model: Any, calls: dict[Path, Call], with_shapes: bool) -> str:
 
     def visit(node: Any, path: Path, node_id: str) -> None:
         shape = "plaintext" if with_shapes else "box"
-        lines.append(f"    {node_id} [shape={shape}, label={_node_label(label(node, path), calls.get(path), with_shapes)}];")
+        node_label = _node_label(label(node, path), calls.get(path), with_shapes)
+        lines.append(f"    {node_id} [shape={shape}, label={node_label}];")
         for name, value, static in field_items(node):
             child = next(ids)
             if is_treeclass(value):
@@ -100,7 +101,9 @@ def _render(source: str, path: str, image_format: str) -> None:
             f"to_file='model.dot' (Graphviz source) or to_file='model.md' (Mermaid)."
         )
     try:
-        done = subprocess.run([dot, f"-T{image_format}", "-o", path], input=source.encode(), capture_output=True, timeout=120)
+        done = subprocess.run(
+            [dot, f"-T{image_format}", "-o", path], input=source.encode(), capture_output=True, timeout=120
+        )
     except subprocess.TimeoutExpired as err:
         raise RuntimeError(f"plot_model(to_file={path!r}): `dot -T{image_format}` did not finish in 120 s.") from err
     if done.returncode != 0:
