@@ -21,10 +21,12 @@ shared by the property tests of ``test_kmap.py``/``test_kscan.py``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -43,6 +45,11 @@ def property_settings(max_examples: int):
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     )
+
+
+def fact_table(argnames: str, cases):
+    """``pytest.mark.parametrize`` over ``(id, *values)`` rows."""
+    return pytest.mark.parametrize(argnames, [case[1:] for case in cases], ids=[case[0] for case in cases])
 
 
 def check(got, expected, dtype=None, exact=True, **tol):
@@ -193,84 +200,69 @@ def _all_functions(fns):
     return [fns] if callable(fns) else [fn for _, fn in fns]
 
 
-def kmap_reference(
-    x,
-    fns: Callable | Sequence[tuple[Any, Callable]],
-    kernel_size: Any = 1,
-    strides: Any = 1,
-    padding: Any = 0,
-    relative: bool = False,
-    named_axis: dict | None = None,
-    args: tuple = (),
-    kwargs: dict | None = None,
-    xp=np,
-):
-    """``kmap`` by brute force.
+def _prepare(x, fns, xp, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None):
+    """Resolve the kernel arguments of ``kmap``/``kscan`` (same names and defaults) for ``x``."""
+    x = xp.asarray(x)
+    kernel, strides, pads, out_shape = resolve(x.shape, kernel_size, strides, padding)
+    positions = list(_positions(x.shape, kernel, strides, pads, out_shape))
+
+    def view(window):
+        return _view(window, kernel, relative, named_axis, xp)
+
+    return x, pads, out_shape, positions, _owners(fns, x.shape), view
+
+
+def kmap_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
+    """``kmap(**kernel_args)`` by brute force.
 
     ``fns`` is either a function (decorator form) or a list of ``(index, f)``
     assignments in order (function by index: latest wins, zeros where none
     applies). With ``xp=jnp`` the result is differentiable.
     """
     kwargs = kwargs or {}
-    x = xp.asarray(x)
-    kernel, strides, pads, out_shape = resolve(x.shape, kernel_size, strides, padding)
-    pick = _owners(fns, x.shape)
+    x, _, out_shape, positions, pick, view = _prepare(x, fns, xp, **kernel_args)
 
     def call(fn, coords):
-        return jnp.asarray(fn(_view(_window(x, coords, xp), kernel, relative, named_axis, xp), *args, **kwargs))
+        return jnp.asarray(fn(view(_window(x, coords, xp)), *args, **kwargs))
 
     # common output shape / dtype of every registered function (D8), from any window
-    _, first_coords, _ = next(_positions(x.shape, kernel, strides, pads, out_shape))
-    probes = [call(fn, first_coords) for fn in _all_functions(fns)]
+    probes = [call(fn, positions[0][1]) for fn in _all_functions(fns)]
     assert len({p.shape for p in probes}) == 1, [p.shape for p in probes]
     out_item_shape, dtype = probes[0].shape, jnp.result_type(*probes)
 
     values = []
-    for _, coords, anchor in _positions(x.shape, kernel, strides, pads, out_shape):
+    for _, coords, anchor in positions:
         fn = pick(anchor)
         value = jnp.zeros(out_item_shape, dtype) if fn is None else call(fn, coords).astype(dtype)
         values.append(value if xp is jnp else np.asarray(value))
     return xp.stack(values).reshape(out_shape + out_item_shape)
 
 
-def kscan_reference(
-    x,
-    fns: Callable | Sequence[tuple[Any, Callable]],
-    kernel_size: Any = 1,
-    strides: Any = 1,
-    padding: Any = 0,
-    relative: bool = False,
-    named_axis: dict | None = None,
-    args: tuple = (),
-    kwargs: dict | None = None,
-    xp=np,
-):
-    """``kscan`` by the literal sequential model of SPEC §2.1.
+def kscan_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
+    """``kscan(**kernel_args)`` by the literal sequential model of SPEC §2.1.
 
     State = input zero-extended by ``(max(lo,0), max(hi,0))``; positions in
     row-major order; read the window from the current state, call the
     function, cast to the input dtype, write into the anchor cell, record.
     No function at an anchor: the cell keeps (and records) its current value.
+    ``fns`` as for :func:`kmap_reference`.
     """
     kwargs = kwargs or {}
-    x = xp.asarray(x)
+    x, pads, out_shape, positions, pick, view = _prepare(x, fns, xp, **kernel_args)
     dtype = x.dtype
-    kernel, strides, pads, out_shape = resolve(x.shape, kernel_size, strides, padding)
     extend = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
     state = xp.pad(x, extend)
     if xp is np:
         state = state.copy()
-    pick = _owners(fns, x.shape)
     values = []
-    for _, coords, anchor in _positions(x.shape, kernel, strides, pads, out_shape):
+    for _, coords, anchor in positions:
         cells = [c + e for c, (e, _) in zip(coords, extend)]  # state coordinates
         where = tuple(a + e for a, (e, _) in zip(anchor, extend))
         fn = pick(anchor)
         if fn is None:
             value = state[where]
         else:
-            window = state[np.ix_(*cells)]
-            out = jnp.asarray(fn(_view(window, kernel, relative, named_axis, xp), *args, **kwargs))
+            out = jnp.asarray(fn(view(state[np.ix_(*cells)]), *args, **kwargs))
             assert out.shape == (), f"kscan functions must return scalars, got {out.shape}"
             value = out.astype(dtype)
             if xp is np:
@@ -280,6 +272,34 @@ def kscan_reference(
                 state = state.at[where].set(value)
         values.append(value)
     return xp.stack(values).reshape(out_shape).astype(dtype)
+
+
+def check_transformations(F, reference, x, arg, b):
+    """``F(x, arg, b=b)`` (a kernel object) against ``reference(x, args=, kwargs=, xp=)``
+    eagerly, under ``jax.jit(F)`` / ``jax.jit(F.__call__)``, through ``value_and_grad``
+    w.r.t. the array, a positional and a keyword argument (eager and jitted), and
+    under ``vmap`` over the array and over the argument (SPEC §1.10)."""
+    expected = reference(x, args=(arg,), kwargs={"b": b})
+    for fn in [F, jax.jit(F), jax.jit(F.__call__)]:
+        check(fn(x, arg, b=b), expected, expected.dtype, exact=False, rtol=1e-6)
+
+    loss = lambda x, a, b: jnp.sum(F(x, a, b=b) ** 2)  # noqa: E731
+    ref_loss = lambda x, a, b: jnp.sum(reference(x, args=(a,), kwargs={"b": b}, xp=jnp) ** 2)  # noqa: E731
+    value, grads = jax.value_and_grad(loss, argnums=(0, 1, 2))(x, arg, b)
+    ref_value, ref_grads = jax.value_and_grad(ref_loss, argnums=(0, 1, 2))(x, arg, b)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+    jit_grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(x, arg, b)
+    for g, jg, r in zip(grads, jit_grads, ref_grads):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(jg), np.asarray(r), rtol=1e-5, atol=1e-6)
+
+    xs, args = jnp.stack([x, 2 * x, -x]), jnp.stack([arg, 2 * arg - 1])
+    batched = jax.vmap(F, in_axes=(0, None))(xs, arg)
+    for i in range(len(xs)):
+        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(xs[i], arg)), rtol=1e-6)
+    batched = jax.jit(jax.vmap(lambda a: F(x, a, b=b)))(args)
+    for i in range(len(args)):
+        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(x, args[i], b=b)), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------

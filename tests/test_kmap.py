@@ -18,6 +18,8 @@ from reference import (
     SCALAR_KMAP,
     by_index,
     check,
+    check_transformations,
+    fact_table,
     geometries,
     indices,
     kmap_functions,
@@ -257,7 +259,7 @@ DECORATED_FACTS = [
 ]
 
 
-@pytest.mark.parametrize("kw, f, x, expected", [c[1:] for c in DECORATED_FACTS], ids=[c[0] for c in DECORATED_FACTS])
+@fact_table("kw, f, x, expected", DECORATED_FACTS)
 def test_decorated_facts(kw, f, x, expected):
     """Facts 1, 12-29, 31, 34-35, 51-53, 55-58, 60 (decorator form, exact values)."""
     check(kmap(**kw)(f)(x), expected)
@@ -470,9 +472,7 @@ BY_INDEX_FACTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "kw, assignments, x, expected", [c[1:] for c in BY_INDEX_FACTS], ids=[c[0] for c in BY_INDEX_FACTS]
-)
+@fact_table("kw, assignments, x, expected", BY_INDEX_FACTS)
 def test_by_index_facts(kw, assignments, x, expected):
     """Facts 36-50, 59 and §1.9 rules (latest assignment wins, zeros where none applies)."""
     F = by_index(kmap, assignments, **kw)
@@ -684,50 +684,18 @@ def test_fact118_vmapped_strided_mean():
 # ----------------------------------------------------------------------------- transformations, purity, inputs
 
 
-def weighted_F():
-    """A kernel object with two functions and extra args (positional ``w``, keyword ``b``)."""
-    F = kmap(kernel_size=(3,), padding="same", relative=True)
-    F[:2] = lambda v, w, b=0.0: jnp.sum(v * w) + b
-    F[2:] = lambda v, w, b=0.0: jnp.sin(v[-1]) * w[0] * b
-    return F
-
-
 def test_kernel_object_jit_grad_vmap_wrt_array_and_args():
     """SPEC §1.10: jax.jit(K), jax.jit(K.__call__), grad/value_and_grad w.r.t. array and args, vmap."""
-    F = weighted_F()
-    x, w, b = jnp.linspace(-1.0, 2.0, 6), jnp.array([0.5, -1.0, 2.0]), 1.5
     fns = [(lambda v, w, b=0.0: jnp.sum(v * w) + b), (lambda v, w, b=0.0: jnp.sin(v[-1]) * w[0] * b)]
     assignments = [(slice(None, 2), fns[0]), (slice(2, None), fns[1])]
     kw = dict(kernel_size=(3,), padding="same", relative=True)
-    expected = kmap_reference(x, assignments, **kw, args=(w,), kwargs={"b": b})
-    check(F(x, w, b=b), expected, exact=False, rtol=1e-6)
-    check(jax.jit(F)(x, w, b=b), expected, exact=False, rtol=1e-6)
-    check(jax.jit(F.__call__)(x, w, b=b), expected, exact=False, rtol=1e-6)
-
-    loss = lambda x, w, b: jnp.sum(F(x, w, b=b) ** 2)  # noqa: E731
-    ref_loss = lambda x, w, b: jnp.sum(  # noqa: E731
-        kmap_reference(x, assignments, **kw, args=(w,), kwargs={"b": b}, xp=jnp) ** 2
-    )
-    value, grads = jax.value_and_grad(loss, argnums=(0, 1, 2))(x, w, b)
-    ref_value, ref_grads = jax.value_and_grad(ref_loss, argnums=(0, 1, 2))(x, w, b)
-    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
-    for g, r in zip(grads, ref_grads):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-5, atol=1e-6)
-    jit_grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(x, w, b)
-    for g, r in zip(jit_grads, ref_grads):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-5, atol=1e-6)
-
-    xs, ws = jnp.stack([x, 2 * x, -x]), jnp.stack([w, w + 1])
-    batched = jax.vmap(F, in_axes=(0, None))(xs, w)
-    for i in range(3):
-        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(xs[i], w)), rtol=1e-6)
-    batched = jax.vmap(lambda w: F(x, w, b=b))(ws)
-    for i in range(2):
-        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(x, ws[i], b=b)), rtol=1e-6)
+    F = by_index(kmap, assignments, **kw)
+    reference = functools.partial(kmap_reference, fns=assignments, **kw)
+    check_transformations(F, reference, jnp.linspace(-1.0, 2.0, 6), jnp.array([0.5, -1.0, 2.0]), 1.5)
 
 
 def test_kernel_objects_are_hashable():
-    F = weighted_F()
+    F = seed_F()
     assert hash(F) == hash(F)
     assert {F: 1}[F] == 1
 
@@ -747,8 +715,8 @@ def test_decorated_function_is_pure_across_shapes():
     first = g(a)
     g(b)
     check(g(a), first)
-    check(first, kmap_reference(a, lambda v: v.max() - v.min(), (3, -1), 1, ("same", 0)))
-    check(g(b), kmap_reference(b, lambda v: v.max() - v.min(), (3, -1), 1, ("same", 0)))
+    check(first, kmap_reference(a, lambda v: v.max() - v.min(), kernel_size=(3, -1), padding=("same", 0)))
+    check(g(b), kmap_reference(b, lambda v: v.max() - v.min(), kernel_size=(3, -1), padding=("same", 0)))
 
 
 # ----------------------------------------------------------------------------- errors (§1.7-1.9, §1.12)
@@ -791,7 +759,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("thunk, exc, match", [c[1:] for c in ERRORS], ids=[c[0] for c in ERRORS])
+@fact_table("thunk, exc, match", ERRORS)
 def test_errors(thunk, exc, match):
     with pytest.raises(exc, match=match):
         thunk()
@@ -857,7 +825,7 @@ def _maybe_jit(fn, use_jit):
     seed=SEEDS,
     use_jit=st.booleans(),
 )
-@property_settings(100)
+@property_settings(80)
 def test_property_decorated_matches_reference(case, relative, name, dtype, seed, use_jit):
     kernel, x, w, kw = _setup(case, relative, dtype, seed)
     f = kmap_functions(kernel, relative)[name]
@@ -871,7 +839,7 @@ def assignment_lists(draw, shape, pool):
 
 
 @given(case=geometries(), relative=st.booleans(), dtype=DTYPES, seed=SEEDS, use_jit=st.booleans(), data=st.data())
-@property_settings(80)
+@property_settings(60)
 def test_property_by_index_matches_reference(case, relative, dtype, seed, use_jit, data):
     kernel, x, w, kw = _setup(case, relative, dtype, seed)
     pool = kmap_functions(kernel, relative)
@@ -883,7 +851,7 @@ def test_property_by_index_matches_reference(case, relative, dtype, seed, use_ji
 
 
 @given(case=geometries(), relative=st.booleans(), seed=SEEDS, decorated=st.booleans(), data=st.data())
-@property_settings(40)
+@property_settings(30)
 def test_property_gradients_match_reference(case, relative, seed, decorated, data):
     """grad of sum(out * cotangent) w.r.t. the input, a positional and a keyword argument (under jit)."""
     kernel, x, w, kw = _setup(case, relative, np.float32, seed)

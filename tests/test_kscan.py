@@ -10,11 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import kernex
+from demo.stencils import linear_convection
 from kernex import kscan
 from reference import (
     by_index,
     check,
+    check_transformations,
+    fact_table,
     geometries,
     indices,
     kscan_functions,
@@ -77,7 +79,7 @@ DECORATED_FACTS = [
 ]
 
 
-@pytest.mark.parametrize("kw, f, x, expected", [c[1:] for c in DECORATED_FACTS], ids=[c[0] for c in DECORATED_FACTS])
+@fact_table("kw, f, x, expected", DECORATED_FACTS)
 def test_decorated_facts(kw, f, x, expected):
     """Facts 63-69, 73 (exact values, result dtype = input dtype)."""
     check(kscan(**kw)(f)(x), expected, x.dtype)
@@ -132,9 +134,7 @@ BY_INDEX_FACTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "kw, assignments, x, expected", [c[1:] for c in BY_INDEX_FACTS], ids=[c[0] for c in BY_INDEX_FACTS]
-)
+@fact_table("kw, assignments, x, expected", BY_INDEX_FACTS)
 def test_by_index_facts(kw, assignments, x, expected):
     """Facts 39, 74, 75 and D2/D26: unmatched anchors keep their value; result has the input dtype."""
     F = by_index(kscan, assignments, **kw)
@@ -151,31 +151,7 @@ def test_fact76_non_scalar_output_is_an_error():
 
 
 # ----------------------------------------------------------------------------- seed linear convection (§2.2)
-
-
-def linear_convection(nt, nx, tmax, xmax, c):
-    """The seed's kscan code verbatim (rows = time steps n, columns = space i)."""
-    dt, dx = tmax / (nt - 1), xmax / (nx - 1)
-    u = np.ones([nt, nx])
-    F = kernex.kscan(kernel_size=(3, 3), padding=((1, 1), (1, 1)), named_axis={0: "n", 1: "i"}, relative=True)
-
-    def bc(u):
-        return 1
-
-    def ic1(u):
-        return 1
-
-    def ic2(u):
-        return 2
-
-    def linear_convection(u):
-        return u["i", "n-1"] - (c * dt / dx) * (u["i", "n-1"] - u["i-1", "n-1"])
-
-    F[:, 0] = F[:, -1] = bc
-    F[:, : int((nx - 1) / 4) + 1] = F[:, int((nx - 1) / 2) :] = ic1
-    F[0:1, int((nx - 1) / 4) + 1 : int((nx - 1) / 2)] = ic2
-    F[1:, 1:-1] = linear_convection
-    return F(jnp.array(u))
+# ``demo.stencils.linear_convection`` is the seed's kscan code verbatim (rows = time n, columns = space i).
 
 
 def fdm(nt, nx, tmax, xmax, c):
@@ -242,28 +218,8 @@ def test_kernel_object_jit_grad_vmap_wrt_array_and_args():
     assignments = [(slice(None, 3), fns[0]), (slice(3, None), fns[1])]
     kw = dict(kernel_size=(3,), padding="same", relative=True)
     F = by_index(kscan, assignments, **kw)
-    x, a, b = jnp.linspace(-1.0, 1.0, 6), 0.7, 1.3
-    expected = kscan_reference(x, assignments, **kw, args=(a,), kwargs={"b": b})
-    for fn in [F, jax.jit(F), jax.jit(F.__call__)]:
-        check(fn(x, a, b=b), expected, jnp.float32, exact=False, rtol=1e-6)
-
-    loss = lambda x, a, b: jnp.sum(F(x, a, b=b) ** 2)  # noqa: E731
-    ref_loss = lambda x, a, b: jnp.sum(  # noqa: E731
-        kscan_reference(x, assignments, **kw, args=(a,), kwargs={"b": b}, xp=jnp) ** 2
-    )
-    value, grads = jax.value_and_grad(loss, argnums=(0, 1, 2))(x, a, b)
-    ref_value, ref_grads = jax.value_and_grad(ref_loss, argnums=(0, 1, 2))(x, a, b)
-    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
-    for g, r in zip(grads, ref_grads):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-5, atol=1e-6)
-
-    xs, as_ = jnp.stack([x, 2 * x, -x]), jnp.array([0.5, -1.0])
-    batched = jax.vmap(F, in_axes=(0, None))(xs, a)
-    for i in range(3):
-        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(xs[i], a)), rtol=1e-6)
-    batched = jax.jit(jax.vmap(lambda a: F(x, a, b=b)))(as_)
-    for i in range(2):
-        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(x, as_[i], b=b)), rtol=1e-6)
+    reference = functools.partial(kscan_reference, fns=assignments, **kw)
+    check_transformations(F, reference, jnp.linspace(-1.0, 1.0, 6), jnp.float32(0.7), 1.3)
 
 
 def test_pure_across_shapes_and_numpy_input():
@@ -272,8 +228,8 @@ def test_pure_across_shapes_and_numpy_input():
     first = g(a)
     g(b)
     check(g(np.asarray(a)), first)
-    check(first, kscan_reference(a, lambda v: v.max() - v.min(), (3, -1), 1, ("same", 0)))
-    check(g(b), kscan_reference(b, lambda v: v.max() - v.min(), (3, -1), 1, ("same", 0)))
+    check(first, kscan_reference(a, lambda v: v.max() - v.min(), kernel_size=(3, -1), padding=("same", 0)))
+    check(g(b), kscan_reference(b, lambda v: v.max() - v.min(), kernel_size=(3, -1), padding=("same", 0)))
     F = by_index(kscan, [(slice(1, None), lambda v: v[0] * 2)], kernel_size=(1,))
     check(F(np.arange(1, 5)), [1, 4, 6, 8])
 
