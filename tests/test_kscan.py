@@ -292,15 +292,17 @@ def _build(spec, pool, kw):
     relative=st.booleans(),
     dtype=st.sampled_from([np.float32, np.int32]),
     seed=st.integers(0, 2**31 - 1),
+    use_jit=st.booleans(),
     data=st.data(),
 )
 @property_settings(80)
-def test_property_matches_sequential_reference(case, relative, dtype, seed, data):
+def test_property_matches_sequential_reference(case, relative, dtype, seed, use_jit, data):
     """Values (cast to the input dtype) equal the literal sequential in-place model (§2.1)."""
     kernel, x, w, b, kw = _setup(case, relative, dtype, seed)
     pool = kscan_functions(kernel, relative, dtype)
     apply, fns = _build(data.draw(scan_functions(case["shape"], sorted(pool))), pool, kw)
-    _compare(apply(x, w, b=b), kscan_reference(x, fns, **kw, args=(w,), kwargs={"b": b}))
+    got = (jax.jit(apply) if use_jit else apply)(x, w, b=b)
+    _compare(got, kscan_reference(x, fns, **kw, args=(w,), kwargs={"b": b}))
 
 
 @given(case=geometries(), relative=st.booleans(), seed=st.integers(0, 2**31 - 1), data=st.data())
