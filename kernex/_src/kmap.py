@@ -45,4 +45,4 @@ class kmap(Kernel):
     _name = "kmap"
 
     def _lower(self, array, geometry, branches, args, kwargs):
-        return lowering.kmap_dense(array, geometry, branches, self.relative, args, kwargs)
+        return lowering.kmap_fused(array, geometry, branches, self.relative, args, kwargs)

@@ -32,7 +32,7 @@ def _roll_to_anchor(window, geometry, relative):
 
 def kscan_cells(x, geometry, branches, relative, args, kwargs):
     """The literal sequential definition (SPEC §2.1): one ``lax.scan`` step per window."""
-    shape, _ = lowering.output_spec(branches, lowering.patch_spec(x, geometry), args, kwargs, "kscan")
+    _, shape, _ = lowering.trace_branches(branches, lowering.patch_spec(x, geometry), args, kwargs, "kscan")
     if shape != ():
         raise ValueError(
             f"kscan writes each result into one cell, so window functions must return a scalar; got shape {shape}."

@@ -2,15 +2,21 @@
 
 This module knows nothing about argument parsing: it receives a resolved
 :class:`~kernex._src.geometry.Geometry` and the window functions
-(:class:`~kernex._src.kernel.Branch`). The evaluation here is the plain one:
-every window is extracted into a dense ``out_shape + kernel`` patch tensor
-built from strided shifted slices of the zero-padded input, and each function
-is ``vmap``-ed over positions. Branches are combined with per-position masks.
+(:class:`~kernex._src.kernel.Branch`).
+
+``kmap`` traces each window function once on an abstract patch and replays its
+jaxpr with :mod:`interpreter`, where patch element ``j`` is the strided shifted
+slice ``state[origin + j :: strides]`` of the zero-padded input. A Laplacian
+becomes five slices and four adds over whole arrays, which XLA fuses into one
+loop; there is no gather and no ``out_shape + kernel`` tensor unless the
+function needs the whole window at once (then that primitive alone is
+``vmap``-ed over a materialised patch). Functions assigned by index are all
+evaluated this way and combined with per-position masks built from per-axis
+index ranges.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Sequence
 
 import jax
@@ -18,9 +24,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from kernex._src import interpreter
 from kernex._src.geometry import Geometry
+from kernex._src.stencil_values import Context, window_grid
 
-__all__ = ["pad_state", "output_spec", "extract_patches", "region_mask", "kmap_dense"]
+__all__ = ["pad_state", "patch_spec", "trace_branches", "region_mask", "kmap_fused", "UNROLL_LIMIT"]
+
+# windows (or intermediate per-window arrays) with more elements than this are
+# not unrolled entry by entry; see large_windows.py
+UNROLL_LIMIT = 256
 
 
 def pad_state(x: jax.Array, geometry: Geometry) -> jax.Array:
@@ -34,16 +46,21 @@ def patch_spec(x: jax.Array, geometry: Geometry) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(geometry.kernel, x.dtype)
 
 
-def output_spec(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tuple, kwargs: dict, name: str):
-    """Shape and common dtype of the window functions' outputs (checked to agree)."""
-    shapes, dtypes = [], []
+def trace_branches(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tuple, kwargs: dict, name: str):
+    """Trace every window function on an abstract patch.
+
+    Returns ``(jaxprs, shape, dtype)``: one closed jaxpr per branch, and the
+    common output shape (checked to agree) and promoted dtype.
+    """
+    jaxprs, shapes, dtypes = [], [], []
     for branch in branches:
-        out = jax.eval_shape(lambda p, b=branch: b.fn(p, *args, **kwargs), spec)
+        closed, out = jax.make_jaxpr(lambda p, b=branch: b.fn(p, *args, **kwargs), return_shape=True)(spec)
         if not isinstance(out, jax.ShapeDtypeStruct):
             raise TypeError(
                 f"{name}: a window function must return one array or scalar; "
                 f"{getattr(branch.fn, '__name__', branch.fn)!r} returned {jax.tree_util.tree_structure(out)}."
             )
+        jaxprs.append(closed)
         shapes.append(out.shape)
         dtypes.append(jnp.result_type(out))
     if len(set(shapes)) > 1:
@@ -52,28 +69,7 @@ def output_spec(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tuple
             f"(in assignment order)."
         )
     dtype = jnp.result_type(*dtypes) if len(dtypes) > 1 else dtypes[0]
-    return shapes[0], dtype
-
-
-def window_slice(state: jax.Array, geometry: Geometry, cells: Sequence[int]) -> jax.Array:
-    """The ``out_shape`` array holding window cell ``cells`` of every window (a strided shifted slice)."""
-    start = [o + c for o, c in zip(geometry.origin, cells)]
-    limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, geometry.out_shape, geometry.strides)]
-    return lax.slice(state, start, limit, geometry.strides)
-
-
-def patch_index_cells(geometry: Geometry, relative: bool, index: Sequence[int]) -> tuple[int, ...]:
-    """Window cell read by patch index ``index``."""
-    return tuple(geometry.patch_cells(axis, relative)[t] for axis, t in enumerate(index))
-
-
-def extract_patches(state: jax.Array, geometry: Geometry, relative: bool) -> jax.Array:
-    """Dense ``out_shape + kernel`` tensor of all patches (rolled when ``relative``)."""
-    slices = [
-        window_slice(state, geometry, patch_index_cells(geometry, relative, index))
-        for index in itertools.product(*map(range, geometry.kernel))
-    ]
-    return jnp.stack(slices, axis=-1).reshape(geometry.out_shape + geometry.kernel)
+    return jaxprs, shapes[0], dtype
 
 
 def region_mask(region: Sequence[np.ndarray], extra_dims: int) -> np.ndarray:
@@ -84,25 +80,45 @@ def region_mask(region: Sequence[np.ndarray], extra_dims: int) -> np.ndarray:
     return mask.reshape(mask.shape + (1,) * extra_dims)
 
 
+def _mask_array(region: Sequence[np.ndarray], extra_dims: int) -> jax.Array | bool:
+    """The same mask built in XLA from the per-axis masks (no out_shape-sized constant)."""
+    ndim = len(region)
+    mask = True
+    for axis, axis_mask in enumerate(region):
+        if axis_mask.all():
+            continue
+        shape = [1] * (ndim + extra_dims)
+        shape[axis] = axis_mask.size
+        mask = mask & jnp.asarray(axis_mask).reshape(shape)
+    return mask
+
+
 def combine_branches(outputs: Sequence[jax.Array], branches: Sequence[Any], shape, dtype, out_shape) -> jax.Array:
     """Latest branch wins on its region; positions owned by no branch are zero."""
     if branches[0].region is None:  # decorator form: one function everywhere
         return outputs[0]
-    result = jnp.zeros(tuple(out_shape) + tuple(shape), dtype)
+    result = None
     for out, branch in zip(outputs, branches):
-        mask = region_mask(branch.region, len(shape))
-        if mask.any():
-            result = jnp.where(mask, out.astype(dtype), result)
-    return result
+        if not all(m.any() for m in branch.region):
+            continue
+        mask = _mask_array(branch.region, len(shape))
+        if mask is True:
+            result = out
+        else:
+            result = jnp.where(mask, out, jnp.zeros((), dtype) if result is None else result)
+    if result is None:
+        result = jnp.zeros(tuple(out_shape) + tuple(shape), dtype)
+    return jnp.broadcast_to(result, tuple(out_shape) + tuple(shape))
 
 
-def kmap_dense(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict) -> jax.Array:
-    """Evaluate every branch on every window via a dense patch tensor and ``vmap``."""
-    shape, dtype = output_spec(branches, patch_spec(x, geometry), args, kwargs, "kmap")
-    patches = extract_patches(pad_state(x, geometry), geometry, relative)
-    flat = patches.reshape((-1,) + geometry.kernel)
+def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict) -> jax.Array:
+    """Evaluate every branch on all windows at once with the stencil interpreter."""
+    spec = patch_spec(x, geometry)
+    jaxprs, shape, dtype = trace_branches(branches, spec, args, kwargs, "kmap")
+    ctx = Context(geometry, UNROLL_LIMIT)
+    patch = window_grid(pad_state(x, geometry), geometry, relative)
     outputs = []
-    for branch in branches:
-        out = jax.vmap(lambda p, b=branch: b.fn(p, *args, **kwargs))(flat)
-        outputs.append(jnp.broadcast_to(out, (flat.shape[0],) + tuple(shape)).reshape(geometry.out_shape + tuple(shape)))
+    for closed in jaxprs:
+        (value,) = interpreter.evaluate(closed.jaxpr, closed.consts, [patch], ctx)
+        outputs.append(ctx.dense(value, dtype))
     return combine_branches(outputs, branches, shape, dtype, geometry.out_shape)

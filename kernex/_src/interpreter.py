@@ -1,0 +1,90 @@
+"""A jaxpr interpreter that evaluates a window function on all windows at once.
+
+``f`` is traced on an abstract patch (``jax.make_jaxpr``) and its equations are
+replayed on :mod:`stencil_values`: each patch element is a strided shifted
+slice of the padded input, elementwise maths maps over those whole arrays and
+reductions over the window become sums/maxima of slices, so XLA sees one
+fusible loop instead of a gathered ``out_shape + kernel`` tensor. Primitives
+without a rule (``sort``, control flow, custom derivatives, …) run through
+``vmap`` on a materialised patch, so every function stays correct.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from jax.extend import core as jex
+
+from kernex._src import rules
+from kernex._src.rules import bind_equation
+from kernex._src.stencil_values import Context, Dense, Grid, Uniform, is_concrete
+
+__all__ = ["evaluate", "fallback"]
+
+# primitives whose semantics is "evaluate the inner jaxpr"
+_INLINE = {"jit", "pjit", "closed_call", "core_call", "remat", "remat2", "checkpoint"}
+
+
+def _inner_jaxpr(eqn) -> tuple[Any, Sequence[Any]]:
+    inner = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+    if isinstance(inner, jex.ClosedJaxpr):
+        return inner.jaxpr, inner.consts
+    return inner, ()
+
+
+def _uniform(eqn, values: Sequence[Uniform]) -> list[Uniform]:
+    raw = [v.value for v in values]
+    if all(is_concrete(r) for r in raw):
+        with jax.ensure_compile_time_eval():
+            return [Uniform(o) for o in bind_equation(eqn, raw)]
+    return [Uniform(o) for o in bind_equation(eqn, raw)]
+
+
+def fallback(ctx: Context, eqn, values: Sequence[Any]) -> list[Dense]:
+    """Evaluate one primitive per window with ``vmap`` over materialised inputs."""
+    n_pos = len(ctx.out_shape)
+    n_windows = int(np.prod(ctx.out_shape))
+    args, axes = [], []
+    for v in values:
+        if isinstance(v, Uniform):
+            args.append(v.value)
+            axes.append(None)
+        else:
+            array = ctx.dense(v)
+            args.append(array.reshape((n_windows,) + array.shape[n_pos:]))
+            axes.append(0)
+    outs = jax.vmap(lambda *a: tuple(bind_equation(eqn, a)), in_axes=tuple(axes))(*args)
+    return [Dense(o.reshape(ctx.out_shape + o.shape[1:])) for o in outs]
+
+
+def evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], ctx: Context) -> list[Any]:
+    env: dict = {}
+
+    def read(var):
+        if isinstance(var, jex.Literal):
+            return Uniform(np.asarray(var.val, dtype=var.aval.dtype))
+        return env[var]
+
+    for var, value in zip(jaxpr.constvars, consts):
+        env[var] = value if isinstance(value, (Uniform, Grid, Dense)) else Uniform(value)
+    for var, value in zip(jaxpr.invars, args):
+        env[var] = value
+    for eqn in jaxpr.eqns:
+        values = [read(v) for v in eqn.invars]
+        name = eqn.primitive.name
+        if all(isinstance(v, Uniform) for v in values):
+            outs = _uniform(eqn, values)
+        elif name in _INLINE:
+            inner, inner_consts = _inner_jaxpr(eqn)
+            outs = evaluate(inner, [Uniform(c) for c in inner_consts], values, ctx)
+        else:
+            rule = rules.RULES.get(name)
+            outs = rule(ctx, eqn, values) if rule is not None else None
+            if outs is None:
+                outs = fallback(ctx, eqn, values)
+        for var, out in zip(eqn.outvars, outs):
+            if not isinstance(var, jex.DropVar):
+                env[var] = out
+    return [read(v) for v in jaxpr.outvars]

@@ -1,0 +1,173 @@
+"""Plans for windows too large to unroll (e.g. a 25×25 blur).
+
+Unrolling a window of ``k`` cells emits ``k`` slices; for big windows that makes
+a giant program. When a reduction covers a rectangular box of cells of one
+whole-array source, it is lowered instead to
+
+* ``lax.reduce_window`` passes, one axis at a time (sum/max/min are separable
+  over a box: ``k0 + k1`` operations per output instead of ``k0 * k1``), or
+* for a weighted sum ``sum(x * w)``, a correlation: separable passes when the
+  weights are a known rank-1 tensor (box filters, Gaussians), otherwise
+  ``lax.conv_general_dilated``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from kernex._src.stencil_values import Cell, Context, Scaled, object_array, tree_reduce
+
+__all__ = ["reduce_boxes", "box", "separable_factors"]
+
+_TAPS_UNROLL = 64
+_OPS = {"reduce_sum": lax.add, "reduce_max": lax.max, "reduce_min": lax.min}
+
+
+def box(offsets: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(corner, shape)`` if ``offsets`` are exactly the cells of one box, else None."""
+    arr = np.asarray(offsets)
+    corner, top = arr.min(axis=0), arr.max(axis=0)
+    shape = top - corner + 1
+    if int(np.prod(shape)) != len(offsets) or len(set(map(tuple, arr.tolist()))) != len(offsets):
+        return None
+    return tuple(int(c) for c in corner), tuple(int(s) for s in shape)
+
+
+def _init(name: str, dtype: Any) -> Any:
+    dtype = np.dtype(dtype)
+    if name == "reduce_sum":
+        return np.array(0, dtype)
+    if dtype == np.bool_:
+        return np.array(name == "reduce_min")
+    if np.issubdtype(dtype, np.inexact):
+        return np.array(-np.inf if name == "reduce_max" else np.inf, dtype)
+    info = np.iinfo(dtype)
+    return np.array(info.min if name == "reduce_max" else info.max, dtype)
+
+
+def _region(ctx: Context, array, corner, shape):
+    """The part of ``array`` read by the boxes of all windows."""
+    g = ctx.geometry
+    start = [o + c for o, c in zip(g.origin, corner)]
+    limit = [st + (n - 1) * s + k for st, n, s, k in zip(start, g.out_shape, g.strides, shape)]
+    return lax.slice(array, start, limit)
+
+
+def _axis_window(ndim: int, axis: int, size: int) -> tuple[int, ...]:
+    return tuple(size if d == axis else 1 for d in range(ndim))
+
+
+def _box_reduce(ctx: Context, name: str, array, corner, shape):
+    region = _region(ctx, array, corner, shape)
+    ndim = region.ndim
+    init = _init(name, region.dtype)
+    for axis, (k, s) in enumerate(zip(shape, ctx.geometry.strides)):
+        if k > 1 or s > 1:
+            region = lax.reduce_window(
+                region, init, _OPS[name], _axis_window(ndim, axis, k), _axis_window(ndim, axis, s), "VALID"
+            )
+    return region
+
+
+def separable_factors(weights: np.ndarray) -> list[np.ndarray] | None:
+    """1-D factors ``a_d`` with ``weights == outer(a_0, a_1, ...)``, or None."""
+    weights = np.asarray(weights)
+    if weights.ndim == 0 or not np.all(np.isfinite(weights)):
+        return None
+    pivot = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
+    peak = weights[pivot]
+    if peak == 0:
+        return None
+    factors = []
+    for axis in range(weights.ndim):
+        index = tuple(slice(None) if d == axis else p for d, p in enumerate(pivot))
+        factors.append(weights[index] / (peak if axis > 0 else 1))
+    rebuilt = factors[0]
+    for f in factors[1:]:
+        rebuilt = np.multiply.outer(rebuilt, f)
+    scale = float(np.max(np.abs(weights)))
+    if not np.allclose(rebuilt, weights, rtol=1e-6, atol=1e-7 * scale):
+        return None
+    return factors
+
+
+def _correlate_axis(region, axis: int, taps: np.ndarray, stride: int):
+    """1-D correlation along ``axis`` with known taps and a stride (VALID)."""
+    ndim, k = region.ndim, len(taps)
+    dtype = region.dtype
+    if np.all(taps == taps[0]):
+        summed = lax.reduce_window(region, np.array(0, dtype), lax.add, _axis_window(ndim, axis, k), _axis_window(ndim, axis, stride), "VALID")
+        return summed if taps[0] == 1 else summed * np.asarray(taps[0], dtype)
+    n_out = (region.shape[axis] - k) // stride + 1
+    if k <= _TAPS_UNROLL:
+        def tap(j):
+            sl = lax.slice_in_dim(region, j, j + (n_out - 1) * stride + 1, stride, axis)
+            return sl * np.asarray(taps[j], dtype)
+
+        return tree_reduce(lax.add, [tap(j) for j in range(k) if taps[j] != 0] or [tap(0)])
+    moved = jnp.moveaxis(region, axis, -1)
+    lhs = moved.reshape((-1, 1, moved.shape[-1]))
+    out = lax.conv_general_dilated(lhs, np.asarray(taps, dtype)[None, None], (stride,), "VALID")
+    return jnp.moveaxis(out.reshape(moved.shape[:-1] + (n_out,)), -1, axis)
+
+
+def _correlate(ctx: Context, array, corner, shape, weights):
+    region = _region(ctx, array, corner, shape)
+    strides = ctx.geometry.strides
+    if not isinstance(weights, np.ndarray):
+        w = jnp.asarray(weights, region.dtype)
+        out = lax.conv_general_dilated(region[None, None], w[None, None], strides, "VALID")
+        return out[0, 0]
+    factors = separable_factors(weights)
+    if factors is None:
+        out = lax.conv_general_dilated(region[None, None], np.asarray(weights, region.dtype)[None, None], strides, "VALID")
+        return out[0, 0]
+    for axis, taps in enumerate(factors):
+        region = _correlate_axis(region, axis, taps, strides[axis])
+    return region
+
+
+def _weights(group: Sequence[Scaled], corner, shape):
+    """The box-shaped weight array of a group of ``cell * weights[i]`` entries."""
+    weights = group[0].weights
+    positions = [tuple(o - c for o, c in zip(e.cell.offset, corner)) for e in group]
+    if weights.concrete:
+        out = np.zeros(shape, dtype=np.asarray(weights.value).dtype)
+        source = np.asarray(weights.value)
+        for pos, e in zip(positions, group):
+            out[pos] = source[e.index]
+        return out
+    flat_index = np.zeros(shape, dtype=np.int32)
+    for pos, e in zip(positions, group):
+        flat_index[pos] = np.ravel_multi_index(e.index, weights.shape)
+    return jnp.reshape(weights.value, (-1,))[flat_index]
+
+
+def _reduce_group(ctx: Context, name: str, group: list) -> Any:
+    if all(isinstance(e, Cell) for e in group) and name in _OPS:
+        sources = {id(e.source) for e in group}
+        found = box([e.offset for e in group]) if len(sources) == 1 else None
+        return None if found is None else _box_reduce(ctx, name, group[0].source.array, *found)
+    if name == "reduce_sum" and all(isinstance(e, Scaled) for e in group):
+        if len({id(e.cell.source) for e in group}) != 1 or len({id(e.weights) for e in group}) != 1:
+            return None
+        found = box([e.cell.offset for e in group])
+        if found is None:
+            return None
+        return _correlate(ctx, group[0].cell.source.array, *found, _weights(group, *found))
+    return None
+
+
+def reduce_boxes(ctx: Context, name: str, moved: np.ndarray, dtype: Any) -> np.ndarray | None:
+    """Reduce the last axis of ``moved`` (entry groups) with box plans, or None if one does not apply."""
+    out = object_array(moved.shape[:-1])
+    for idx in np.ndindex(*moved.shape[:-1]):
+        reduced = _reduce_group(ctx, name, list(moved[idx]))
+        if reduced is None:
+            return None
+        out[idx] = reduced.astype(dtype)
+    return out

@@ -1,0 +1,379 @@
+"""Per-primitive rules of the stencil interpreter.
+
+A rule receives the context, the jaxpr equation and its input values (at least
+one of them position dependent) and returns the output values, or ``None`` to
+ask for the generic ``vmap`` fallback. Rules work on :class:`Grid` entries
+(whole ``out_shape`` arrays), so the code they emit is elementwise over all
+windows and fuses; structural primitives (slicing, reshapes, transposes,
+broadcasts, static gathers…) only rearrange entries and emit nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import jax
+import numpy as np
+from jax import lax
+from jax.extend.core import primitives as prims
+
+from kernex._src import large_windows
+from kernex._src.stencil_values import Cell, Context, Dense, Grid, Scaled, Source, Uniform, object_array, tree_reduce
+
+__all__ = ["RULES", "bind_equation"]
+
+RULES: dict[str, Callable] = {}
+
+
+def _register(*names: str):
+    def wrap(rule):
+        for name in names:
+            RULES[name] = rule
+        return rule
+
+    return wrap
+
+
+def bind_equation(eqn, values) -> list:
+    """Apply an equation's primitive to new inputs (higher-order primitives included)."""
+    params = eqn.primitive.get_bind_params(eqn.params)
+    if isinstance(params, tuple):  # older JAX returns (subfuns, params)
+        subfuns, params = params
+        values = (*subfuns, *values)
+    out = eqn.primitive.bind(*values, **params)
+    return list(out) if eqn.primitive.multiple_results else [out]
+
+
+def _out_dtype(eqn, i: int = 0):
+    return eqn.outvars[i].aval.dtype
+
+
+# ---------------------------------------------------------------------------------------
+# elementwise
+# ---------------------------------------------------------------------------------------
+_ELEMENTWISE = """
+abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp clz complex conj
+convert_element_type copy copy_p cos cosh digamma div eq erf erf_inv erfc exp exp2 expm1
+floor ge gt igamma igammac imag integer_pow is_finite le lgamma log log1p logistic lt max
+min mul ne neg nextafter not or polygamma population_count pow real reduce_precision rem
+round rsqrt select_n shift_left shift_right_arithmetic shift_right_logical sign sin sinh
+sqrt square stop_gradient sub tan tanh xor zeta
+""".split()
+
+
+# primitives whose operands must all have the same shape (no rank-0 broadcasting)
+_SAME_SHAPE = {"select_n", "clamp"}
+
+
+def _bind_elementwise(eqn, args: list):
+    if eqn.primitive.name in _SAME_SHAPE:
+        shapes = {np.shape(a) for a in args} - {()}
+        if shapes:
+            (shape,) = shapes
+            args = [lax.broadcast_in_dim(a, shape, ()) if np.shape(a) == () else a for a in args]
+    return bind_equation(eqn, args)[0]
+
+
+def _single_source(grid: Grid) -> Source | None:
+    if not grid.all_cells():
+        return None
+    sources = {id(e.source): e.source for e in grid.entries.flat}
+    return next(iter(sources.values())) if len(sources) == 1 else None
+
+
+def _source_level(ctx: Context, eqn, values, shape) -> Grid | None:
+    """Apply the op once to whole sources when every grid operand reads the same cells.
+
+    ``f(x)`` on all cells of a patch equals the cells of ``f(state)``, which costs
+    one evaluation per input cell instead of one per (window, cell).
+    """
+    grids = [v for v in values if isinstance(v, Grid)]
+    if any(isinstance(v, Uniform) and v.shape != () for v in values):
+        return None
+    first = grids[0]
+    sources = [_single_source(g) for g in grids]
+    if any(s is None for s in sources) or any(g.shape != shape for g in grids):
+        return None
+    offsets = [e.offset for e in first.entries.flat]
+    for g in grids[1:]:
+        if [e.offset for e in g.entries.flat] != offsets:
+            return None
+    state_size = int(np.prod(sources[0].array.shape))
+    if first.size * int(np.prod(ctx.out_shape)) < state_size:
+        return None  # strided sparse reads: per-entry evaluation is cheaper
+    if len({s.array.shape for s in sources}) > 1:
+        return None
+    it = iter(sources)
+    args = [next(it).array if isinstance(v, Grid) else v.value for v in values]
+    source = Source(_bind_elementwise(eqn, args))
+    entries = object_array(shape)
+    for idx in np.ndindex(*shape):
+        entries[idx] = Cell(source, first.entries[idx].offset)
+    return Grid(entries, _out_dtype(eqn))
+
+
+def _scaled(ctx: Context, eqn, values, shape) -> Grid | None:
+    """``cells * weights`` for windows too large to unroll: keep it lazy for a correlation."""
+    if eqn.primitive is not prims.mul_p or len(values) != 2:
+        return None
+    grid, weights = values if isinstance(values[0], Grid) else values[::-1]
+    if not (isinstance(grid, Grid) and isinstance(weights, Uniform)) or weights.shape != grid.shape:
+        return None
+    if grid.size <= ctx.unroll_limit or _single_source(grid) is None:
+        return None
+    entries = object_array(shape)
+    for idx in np.ndindex(*shape):
+        entries[idx] = Scaled(grid.entries[idx], weights, idx)
+    return Grid(entries, _out_dtype(eqn))
+
+
+@_register(*_ELEMENTWISE)
+def elementwise(ctx: Context, eqn, values):
+    if any(isinstance(v, Dense) for v in values):
+        return None
+    shape = np.broadcast_shapes(*[v.shape for v in values])
+    fast = _source_level(ctx, eqn, values, shape) or _scaled(ctx, eqn, values, shape)
+    if fast is not None:
+        return [fast]
+    if int(np.prod(shape)) > ctx.unroll_limit:
+        return None
+    out = object_array(shape)
+    for idx in np.ndindex(*shape):
+        out[idx] = _bind_elementwise(eqn, [ctx.element(v, idx) for v in values])
+    return [Grid(out, _out_dtype(eqn))]
+
+
+# ---------------------------------------------------------------------------------------
+# structure: these only move entries around
+# ---------------------------------------------------------------------------------------
+def _structural(fn: Callable[..., np.ndarray]):
+    """Wrap ``fn(ctx, eqn, *entry_arrays) -> entries`` (entry arrays of Grid/Uniform inputs)."""
+
+    @functools.wraps(fn)
+    def rule(ctx: Context, eqn, values):
+        if any(isinstance(v, Dense) for v in values):
+            return None
+        return [Grid(fn(ctx, eqn, *values), _out_dtype(eqn))]
+
+    return rule
+
+
+@_register("broadcast_in_dim")
+@_structural
+def _broadcast_in_dim(ctx, eqn, operand, *dyn):
+    shape, dims = eqn.params["shape"], eqn.params["broadcast_dimensions"]
+    entries = ctx.entries_of(operand)
+    expanded = [1] * len(shape)
+    for src, dst in enumerate(dims):
+        expanded[dst] = entries.shape[src]
+    return np.broadcast_to(entries.reshape(expanded), shape)
+
+
+@_register("reshape")
+@_structural
+def _reshape(ctx, eqn, operand, *dyn):
+    return ctx.entries_of(operand).reshape(eqn.params["new_sizes"])
+
+
+@_register("squeeze")
+@_structural
+def _squeeze(ctx, eqn, operand):
+    return np.squeeze(ctx.entries_of(operand), axis=tuple(eqn.params["dimensions"]))
+
+
+@_register("transpose")
+@_structural
+def _transpose(ctx, eqn, operand):
+    return ctx.entries_of(operand).transpose(eqn.params["permutation"])
+
+
+@_register("rev")
+@_structural
+def _rev(ctx, eqn, operand):
+    return np.flip(ctx.entries_of(operand), axis=tuple(eqn.params["dimensions"]))
+
+
+@_register("slice")
+@_structural
+def _slice(ctx, eqn, operand):
+    p = eqn.params
+    strides = p["strides"] or (1,) * len(p["start_indices"])
+    return ctx.entries_of(operand)[tuple(map(slice, p["start_indices"], p["limit_indices"], strides))]
+
+
+@_register("concatenate")
+@_structural
+def _concatenate(ctx, eqn, *operands):
+    return np.concatenate([ctx.entries_of(v) for v in operands], axis=eqn.params["dimension"])
+
+
+@_register("pad")
+@_structural
+def _pad(ctx, eqn, operand, padding_value):
+    entries = ctx.entries_of(operand)
+    fill = ctx.entries_of(padding_value)[()]
+    config = eqn.params["padding_config"]
+    grown = [max(lo, 0) + max(hi, 0) + n + max(n - 1, 0) * interior for n, (lo, hi, interior) in zip(entries.shape, config)]
+    out = object_array(tuple(grown), fill)
+    placed = tuple(slice(max(lo, 0), max(lo, 0) + max(n - 1, 0) * (i + 1) + 1, i + 1) for n, (lo, hi, i) in zip(entries.shape, config))
+    out[placed] = entries
+    crop = tuple(slice(max(-lo, 0), g - max(-hi, 0)) for g, (lo, hi, _) in zip(grown, config))
+    return out[crop]
+
+
+def _static_starts(ctx, starts, operand_shape, sizes) -> tuple[int, ...] | None:
+    if not all(isinstance(s, Uniform) and s.concrete for s in starts):
+        return None
+    # XLA clamps start indices so that the slice fits
+    return tuple(int(min(max(int(np.asarray(s.value)), 0), n - k)) for s, n, k in zip(starts, operand_shape, sizes))
+
+
+@_register("dynamic_slice")
+def _dynamic_slice(ctx: Context, eqn, values):
+    operand, *starts = values
+    sizes = eqn.params["slice_sizes"]
+    start = _static_starts(ctx, starts, operand.shape, sizes)
+    if start is None or isinstance(operand, Dense):
+        return None
+    entries = ctx.entries_of(operand)[tuple(slice(s, s + k) for s, k in zip(start, sizes))]
+    return [Grid(entries, _out_dtype(eqn))]
+
+
+@_register("dynamic_update_slice")
+def _dynamic_update_slice(ctx: Context, eqn, values):
+    operand, update, *starts = values
+    start = _static_starts(ctx, starts, operand.shape, update.shape)
+    if start is None or any(isinstance(v, Dense) for v in (operand, update)):
+        return None
+    entries = ctx.entries_of(operand).copy()
+    entries[tuple(slice(s, s + k) for s, k in zip(start, update.shape))] = ctx.entries_of(update)
+    return [Grid(entries, _out_dtype(eqn))]
+
+
+def _default_fill(dtype) -> Any:
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.inexact):
+        return np.array(np.nan, dtype)
+    if dtype == np.bool_:
+        return np.array(True)
+    info = np.iinfo(dtype)
+    return np.array(info.min if np.issubdtype(dtype, np.signedinteger) else info.max, dtype)
+
+
+@_register("gather")
+def _gather(ctx: Context, eqn, values):
+    """Gather with indices known at trace time: gather entry *codes*, then pick entries."""
+    operand, indices = values
+    if not (isinstance(operand, Grid) and isinstance(indices, Uniform) and indices.concrete):
+        return None
+    codes = np.arange(1, operand.size + 1, dtype=np.int32).reshape(operand.shape)
+    params = dict(eqn.params, fill_value=0)
+    with jax.ensure_compile_time_eval():
+        picked = np.asarray(prims.gather_p.bind(codes, indices.value, **params))
+    fill = eqn.params.get("fill_value")
+    fill = _default_fill(operand.dtype) if fill is None else np.array(fill, operand.dtype)
+    flat = operand.entries.reshape(-1)
+    out = object_array(picked.shape)
+    for idx in np.ndindex(*picked.shape):
+        out[idx] = flat[picked[idx] - 1] if picked[idx] > 0 else fill
+    return [Grid(out, _out_dtype(eqn))]
+
+
+@_register("split")
+def _split(ctx: Context, eqn, values):
+    (operand,) = values
+    if isinstance(operand, Dense):
+        return None
+    axis, sizes = eqn.params["axis"], eqn.params["sizes"]
+    bounds = np.cumsum((0,) + tuple(sizes))
+    entries = ctx.entries_of(operand)
+    return [
+        Grid(np.take(entries, range(lo, hi), axis=axis), _out_dtype(eqn, i))
+        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# reductions
+# ---------------------------------------------------------------------------------------
+_REDUCERS = {
+    "reduce_sum": lax.add,
+    "reduce_max": lax.max,
+    "reduce_min": lax.min,
+    "reduce_prod": lax.mul,
+    "reduce_and": lax.bitwise_and,
+    "reduce_or": lax.bitwise_or,
+    "reduce_xor": lax.bitwise_xor,
+}
+
+
+@_register(*_REDUCERS)
+def _reduce(ctx: Context, eqn, values):
+    (operand,) = values
+    if not isinstance(operand, Grid):
+        return None
+    axes = tuple(eqn.params["axes"])
+    kept = [d for d in range(len(operand.shape)) if d not in axes]
+    kept_shape = tuple(operand.shape[d] for d in kept)
+    n_reduced = int(np.prod([operand.shape[a] for a in axes]))
+    if n_reduced == 0:
+        return None
+    moved = operand.entries.transpose(kept + list(axes)).reshape(kept_shape + (n_reduced,))
+    name = eqn.primitive.name
+    if operand.size > ctx.unroll_limit:
+        entries = large_windows.reduce_boxes(ctx, name, moved, _out_dtype(eqn))
+        return None if entries is None else [Grid(entries, _out_dtype(eqn))]
+    out = object_array(kept_shape)
+    for idx in np.ndindex(*kept_shape):
+        out[idx] = tree_reduce(_REDUCERS[name], [ctx.resolve(e) for e in moved[idx]])
+    return [Grid(out, _out_dtype(eqn))]
+
+
+_CUMULATIVE = {"cumsum": lax.add, "cumprod": lax.mul, "cummax": lax.max, "cummin": lax.min}
+
+
+@_register(*_CUMULATIVE)
+def _cumulative(ctx: Context, eqn, values):
+    (operand,) = values
+    if not isinstance(operand, Grid) or operand.size > ctx.unroll_limit:
+        return None
+    axis, reverse = eqn.params["axis"], eqn.params["reverse"]
+    entries = np.moveaxis(operand.entries, axis, -1)
+    if reverse:
+        entries = entries[..., ::-1]
+    out = object_array(entries.shape)
+    for idx in np.ndindex(*entries.shape[:-1]):
+        acc = None
+        for j, e in enumerate(entries[idx]):
+            acc = ctx.resolve(e) if acc is None else _CUMULATIVE[eqn.primitive.name](acc, ctx.resolve(e))
+            out[idx + (j,)] = acc
+    if reverse:
+        out = out[..., ::-1]
+    return [Grid(np.moveaxis(out, -1, axis), _out_dtype(eqn))]
+
+
+@_register("dot_general")
+def _dot_general(ctx: Context, eqn, values):
+    """Contractions over window elements as sums of products of entries."""
+    lhs, rhs = values
+    if isinstance(lhs, Dense) or isinstance(rhs, Dense):
+        return None
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    left, right = ctx.entries_of(lhs), ctx.entries_of(rhs)
+    lfree = [d for d in range(left.ndim) if d not in lc and d not in lb]
+    rfree = [d for d in range(right.ndim) if d not in rc and d not in rb]
+    size = lambda arr, dims: int(np.prod([arr.shape[d] for d in dims]))
+    B, F, C, G = size(left, lb), size(left, lfree), size(left, lc), size(right, rfree)
+    if B * F * G * C > 4 * ctx.unroll_limit:
+        return None
+    out_shape = tuple(left.shape[d] for d in list(lb) + lfree) + tuple(right.shape[d] for d in rfree)
+    L = left.transpose(list(lb) + lfree + list(lc)).reshape(B, F, C)
+    R = right.transpose(list(rb) + list(rc) + rfree).reshape(B, C, G)
+    dtype = _out_dtype(eqn)
+    cast = lambda e: lax.convert_element_type(ctx.resolve(e), dtype)
+    out = object_array((B, F, G))
+    for b, f, g in np.ndindex(B, F, G):
+        out[b, f, g] = tree_reduce(lax.add, [lax.mul(cast(L[b, f, c]), cast(R[b, c, g])) for c in range(C)])
+    return [Grid(out.reshape(out_shape), dtype)]
+

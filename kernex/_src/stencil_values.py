@@ -1,0 +1,214 @@
+"""Values of the stencil interpreter (see ``interpreter.py``).
+
+The window function is traced once on an abstract patch; its jaxpr is then
+evaluated with every variable bound to one of three kinds of value:
+
+* :class:`Uniform` - the same for every window (constants, extra arguments).
+  ``concrete`` ones (known at trace time) stay NumPy/JAX constants so indices
+  computed from them remain static.
+* :class:`Grid` - position dependent, kept *unrolled*: an object array with the
+  per-window shape whose entries each hold that element for **all** windows at
+  once (an ``out_shape`` array), or a lazy :class:`Cell` / :class:`Scaled`
+  standing for a strided shifted slice of a whole-array :class:`Source`.
+  Elementwise maths on a grid is elementwise maths on whole arrays, so XLA
+  fuses the window function into one loop.
+* :class:`Dense` - position dependent and materialised as an
+  ``out_shape + per_window_shape`` array (used for primitives that need the
+  whole window at once, e.g. ``sort``; evaluated with ``vmap``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from kernex._src.geometry import Geometry
+
+__all__ = ["Source", "Cell", "Scaled", "Uniform", "Grid", "Dense", "Context", "is_concrete", "tree_reduce", "object_array"]
+
+
+def is_concrete(value: Any) -> bool:
+    """True for values known at trace time (NumPy data or non-traced JAX arrays)."""
+    return not isinstance(value, jax.core.Tracer)
+
+
+class Source:
+    """A whole array in state coordinates that window cells are sliced from.
+
+    ``array[c]`` holds the value of state cell ``c`` (for derived sources: of a
+    function of the cells starting at ``c``).
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: jax.Array):
+        self.array = array
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Cell:
+    """Window cell ``offset`` (relative to each window's first cell) of ``source``."""
+
+    source: Source
+    offset: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scaled:
+    """``cell * weights[index]``: a cell times one element of a uniform array."""
+
+    cell: Cell
+    weights: "Uniform"
+    index: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Uniform:
+    value: Any  # np.ndarray, jax.Array or tracer, with the jaxpr variable's shape/dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(np.shape(self.value))
+
+    @property
+    def concrete(self) -> bool:
+        return is_concrete(self.value)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Grid:
+    entries: np.ndarray  # object array, per-window shape
+    dtype: Any
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.entries.shape
+
+    @property
+    def size(self) -> int:
+        return self.entries.size
+
+    def all_cells(self) -> bool:
+        return all(isinstance(e, Cell) for e in self.entries.flat)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dense:
+    array: jax.Array  # out_shape + per-window shape
+
+    def window_shape(self, n_positions: int) -> tuple[int, ...]:
+        return tuple(self.array.shape[n_positions:])
+
+
+def tree_reduce(binary: Any, items: list) -> Any:
+    """Pairwise reduction (balanced tree: shorter dependency chains, better rounding)."""
+    while len(items) > 1:
+        paired = [binary(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+        items = paired + ([items[-1]] if len(items) % 2 else [])
+    return items[0]
+
+
+def object_array(shape: tuple[int, ...], fill: Any = None) -> np.ndarray:
+    out = np.empty(shape, dtype=object)
+    if fill is not None:
+        for idx in np.ndindex(*shape):
+            out[idx] = fill
+    return out
+
+
+class Context:
+    """Per-evaluation state: the geometry and caches of slices and scalars."""
+
+    def __init__(self, geometry: Geometry, unroll_limit: int):
+        self.geometry = geometry
+        self.out_shape = geometry.out_shape
+        self.n_positions = len(geometry.out_shape)
+        self.unroll_limit = unroll_limit
+        self._slices: dict = {}
+        self._scalars: dict = {}
+
+    # -- entries -------------------------------------------------------------------------
+    def cell(self, cell: Cell) -> jax.Array:
+        key = (id(cell.source), cell.offset)
+        if key not in self._slices:
+            g = self.geometry
+            start = [o + c for o, c in zip(g.origin, cell.offset)]
+            limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, g.out_shape, g.strides)]
+            self._slices[key] = (lax.slice(cell.source.array, start, limit, g.strides), cell.source)
+        return self._slices[key][0]
+
+    def scalar(self, uniform: Uniform, index: tuple[int, ...]) -> Any:
+        """Element ``index`` of a uniform value (index ``()`` broadcasts rank-0 values)."""
+        if uniform.shape == ():
+            return uniform.value
+        key = (id(uniform), index)
+        if key not in self._scalars:
+            value = uniform.value
+            if uniform.concrete:
+                self._scalars[key] = (np.asarray(value)[index], uniform)
+            else:
+                self._scalars[key] = (value[index], uniform)
+        return self._scalars[key][0]
+
+    def resolve(self, entry: Any) -> Any:
+        """An entry as an ``out_shape`` array (or a scalar for position-independent entries)."""
+        if isinstance(entry, Cell):
+            return self.cell(entry)
+        if isinstance(entry, Scaled):
+            return lax.mul(self.cell(entry.cell), self.scalar(entry.weights, entry.index))
+        return entry
+
+    def element(self, value: Any, index: tuple[int, ...]) -> Any:
+        """Element ``index`` (of the broadcast shape) of a Grid/Uniform value, NumPy broadcasting rules."""
+        shape = value.shape
+        own = tuple(0 if n == 1 else i for i, n in zip(index[len(index) - len(shape):], shape))
+        if isinstance(value, Grid):
+            return self.resolve(value.entries[own])
+        return self.scalar(value, own)
+
+    def entries_of(self, value: Any) -> np.ndarray:
+        """A Grid's entries, or a Uniform's elements as an object array of scalars."""
+        if isinstance(value, Grid):
+            return value.entries
+        out = object_array(value.shape)
+        for idx in np.ndindex(*value.shape):
+            out[idx] = self.scalar(value, idx)
+        return out
+
+    # -- materialisation -----------------------------------------------------------------
+    def broadcast_entry(self, entry: Any, dtype: Any) -> jax.Array:
+        array = jnp.asarray(self.resolve(entry), dtype=dtype)
+        if array.shape != self.out_shape:
+            array = lax.broadcast_in_dim(array, self.out_shape, ())
+        return array
+
+    def dense(self, value: Any, dtype: Any = None) -> jax.Array:
+        """``out_shape + per_window_shape`` array of a value."""
+        if isinstance(value, Dense):
+            return value.array if dtype is None else value.array.astype(dtype)
+        if isinstance(value, Uniform):
+            array = jnp.asarray(value.value, dtype=dtype)
+            shape = self.out_shape + array.shape
+            dims = tuple(range(self.n_positions, len(shape)))
+            return lax.broadcast_in_dim(array, shape, dims)
+        dtype = value.dtype if dtype is None else dtype
+        flat = [self.broadcast_entry(e, dtype) for e in value.entries.flat]
+        if value.shape == ():
+            return flat[0]
+        return jnp.stack(flat, axis=-1).reshape(self.out_shape + value.shape)
+
+
+def window_grid(state: jax.Array, geometry: Geometry, relative: bool) -> Grid:
+    """The patch as a Grid of lazy cells of the (padded) state."""
+    source = Source(state)
+    cells = [geometry.patch_cells(axis, relative) for axis in range(geometry.ndim)]
+    entries = object_array(geometry.kernel)
+    for index in itertools.product(*map(range, geometry.kernel)):
+        entries[index] = Cell(source, tuple(cells[a][t] for a, t in enumerate(index)))
+    return Grid(entries, state.dtype)
