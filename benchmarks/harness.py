@@ -1,0 +1,405 @@
+"""Timing, correctness and memory measurement shared by the benchmark suites.
+
+A :class:`Workload` is a set of implementations (:class:`Impl`) of one
+computation on the same inputs. :func:`measure` runs them in one process:
+
+1. builds the inputs once;
+2. compiles every JAX implementation with ``jax.jit(f).lower(*args).compile()``
+   (trace + lower + compile, timed separately from execution, median of a few
+   fresh compilations) and reads XLA's own memory accounting
+   (``compiled.memory_analysis()``: argument + output + temp bytes);
+3. runs every implementation once and checks its result against the
+   hand-written one with ``np.testing.assert_allclose`` (tolerance from
+   float32 epsilon and the reduction size, :func:`tolerance`). A disagreement
+   or a crash aborts the workload: it is printed to stderr, recorded in the
+   rows (``agreed=False``, ``error``), and nothing of it is timed;
+4. times the implementations interleaved: each round runs every implementation
+   once (in an order rotated every round), each call followed by
+   ``jax.block_until_ready``; rounds continue until a per-workload time budget
+   is spent (with a minimum and a maximum number of rounds). An implementation
+   whose first call alone takes more than ``budget / min_rounds`` joins only the
+   first ``max(3, budget / first call)`` rounds (a 6 s ``lax`` 3-D convolution
+   would otherwise stretch the workload to minutes). Median and minimum per
+   implementation are reported.
+
+:func:`measure_rss` measures the process peak RSS of one implementation in a
+fresh subprocess (``python -m benchmarks.harness rss ...``): the child builds
+the inputs and compiles exactly as above, then resets the kernel's RSS
+high-water mark (``/proc/self/clear_refs``), records its RSS, makes the single
+call, and reports ``VmHWM - RSS before the call``: the peak of the process
+minus the same process having done everything but the call. (Without the
+reset, input generation, e.g. ``jax.random.normal`` on 256³, peaks higher than
+most calls and would hide them.)
+
+:func:`evaluate_targets` turns a workload's measurements and its
+:class:`Target` into pass/fail checks; nothing there is hard-coded.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import gc
+import importlib
+import json
+import math
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+
+__all__ = [
+    "KMAP",
+    "HAND",
+    "NATIVE",
+    "NUMPY",
+    "Impl",
+    "Target",
+    "Workload",
+    "tolerance",
+    "measure",
+    "measure_rss",
+    "evaluate_targets",
+]
+
+KMAP, HAND, NATIVE, NUMPY = "kmap", "hand-written", "native", "numpy/scipy"
+EPS32 = float(np.finfo(np.float32).eps)
+SLOW_SAMPLES = 3
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Impl:
+    """One implementation: ``fn(*inputs)``; NumPy/SciPy ones get NumPy copies of the inputs.
+
+    ``post`` (optional, untimed) converts the output to the reference layout for
+    the correctness check, e.g. the channel-major patches of
+    ``conv_general_dilated_patches``.
+    """
+
+    name: str
+    kind: str
+    fn: Callable
+    post: Callable | None = None
+
+    @property
+    def is_jax(self) -> bool:
+        return self.kind != NUMPY
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What the kmap implementation of a workload must achieve.
+
+    ``time_ratio``: kmap median / baseline median, where the baseline is the
+    faster (by median) of the implementations whose kind is in ``baseline``.
+    ``compile_ratio``: kmap compile time / hand-written compile time.
+    ``compile_s``: absolute bound on kmap's compile time, if any.
+    ``memory_ratio``: bound on XLA's peak (argument + output + temp bytes)
+    over (input + output bytes), if any (scalar-output forward windows).
+    """
+
+    label: str
+    time_ratio: float
+    baseline: tuple[str, ...] = (HAND,)
+    compile_ratio: float = 2.0
+    compile_s: float | None = None
+    memory_ratio: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    inputs: Callable[[], tuple]
+    impls: Sequence[Impl]
+    terms: int | tuple[int, ...]  # reduction size of each output (for the tolerance)
+    target: Target
+
+
+def tolerance(terms: int, reference: np.ndarray) -> tuple[float, float]:
+    """``(rtol, atol)`` for float32 results that sum ``terms`` values.
+
+    Rounding error of a float32 sum grows with the number of terms, so
+    ``rtol = clip(eps32 * terms, 1e-5, 1e-3)``; ``atol = rtol * max|reference|``
+    covers outputs that cancel to near zero (e.g. a Laplacian).
+    """
+    rtol = min(max(EPS32 * terms, 1e-5), 1e-3)
+    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
+    return rtol, rtol * max(scale, 1.0)
+
+
+def _leaves(tree: Any) -> list[np.ndarray]:
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
+
+
+def _nbytes(tree: Any) -> int:
+    return sum(int(np.asarray(leaf).nbytes) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _block(tree: Any) -> Any:
+    return jax.block_until_ready(tree)
+
+
+def _numpy_inputs(inputs: tuple) -> tuple:
+    return tuple(np.array(a) for a in inputs)
+
+
+def _compile(fn: Callable, inputs: tuple):
+    """Trace, lower and compile a fresh ``jax.jit`` wrapper (no cache hit); returns (compiled, seconds)."""
+    wrapper = jax.jit(lambda *a: fn(*a))
+    start = time.perf_counter()
+    compiled = wrapper.lower(*inputs).compile()
+    return compiled, time.perf_counter() - start
+
+
+def _xla_memory(compiled) -> dict:
+    stats = compiled.memory_analysis()
+    if stats is None:
+        return {"xla_argument_bytes": None, "xla_output_bytes": None, "xla_temp_bytes": None, "xla_peak_bytes": None}
+    peak = stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes - stats.alias_size_in_bytes
+    return {
+        "xla_argument_bytes": int(stats.argument_size_in_bytes),
+        "xla_output_bytes": int(stats.output_size_in_bytes),
+        "xla_temp_bytes": int(stats.temp_size_in_bytes),
+        "xla_peak_bytes": int(peak),
+    }
+
+
+def _loud(workload: str, message: str) -> None:
+    bar = "!" * 78
+    print(f"\n{bar}\nBENCHMARK WORKLOAD {workload!r} ABORTED: {message}\n{bar}\n", file=sys.stderr, flush=True)
+
+
+def _check(workload: Workload, outputs: dict[str, Any], reference_name: str) -> dict[str, float]:
+    """Compare every output with the reference; returns max abs error per impl; raises AssertionError."""
+    reference = _leaves(outputs[reference_name])
+    terms = workload.terms if isinstance(workload.terms, tuple) else (workload.terms,) * len(reference)
+    errors = {}
+    for name, out in outputs.items():
+        leaves = _leaves(out)
+        if len(leaves) != len(reference):
+            raise AssertionError(f"{name}: {len(leaves)} outputs, reference {reference_name} has {len(reference)}")
+        worst = 0.0
+        for i, (got, want, n) in enumerate(zip(leaves, reference, terms)):
+            rtol, atol = tolerance(n, want)
+            np.testing.assert_allclose(
+                got, want, rtol=rtol, atol=atol,
+                err_msg=f"workload {workload.name}: {name} (output {i}) disagrees with {reference_name}",
+            )  # fmt: skip
+            if got.size:
+                worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))))
+        errors[name] = worst
+    return errors
+
+
+def measure(
+    workload: Workload,
+    *,
+    time_budget_s: float,
+    min_rounds: int,
+    max_rounds: int,
+    compile_repeats: int,
+) -> list[dict]:
+    """Measure one workload; returns one row per implementation (see the module docstring)."""
+    rows = {
+        impl.name: {"workload": workload.name, "implementation": impl.name, "kind": impl.kind, "agreed": False, "error": None}
+        for impl in workload.impls
+    }
+    load_start = os.getloadavg()[0]
+    inputs = _block(workload.inputs())
+    np_inputs = _numpy_inputs(inputs)
+    input_bytes = _nbytes(inputs)
+    calls: dict[str, Callable[[], Any]] = {}
+    try:
+        for impl in workload.impls:
+            row = rows[impl.name]
+            if impl.is_jax:
+                seconds = []
+                for _ in range(compile_repeats):
+                    compiled, s = _compile(impl.fn, inputs)
+                    seconds.append(s)
+                row["compile_ms"] = statistics.median(seconds) * 1e3
+                row.update(_xla_memory(compiled))
+                calls[impl.name] = lambda c=compiled: c(*inputs)
+            else:
+                row["compile_ms"] = None
+                calls[impl.name] = lambda f=impl.fn: f(*np_inputs)
+        outputs, first_s = {}, {}
+        for impl in workload.impls:
+            start = time.perf_counter()
+            out = _block(calls[impl.name]())
+            first_s[impl.name] = time.perf_counter() - start
+            outputs[impl.name] = jax.tree_util.tree_map(np.asarray, impl.post(out) if impl.post else out)
+        reference_name = next(impl.name for impl in workload.impls if impl.kind == HAND)
+        errors = _check(workload, outputs, reference_name)
+        output_bytes = _nbytes(outputs[reference_name])
+        del outputs
+    except Exception as exc:  # a crash or a disagreement: abort this workload, loudly
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        _loud(workload.name, message)
+        for row in rows.values():
+            row["error"] = message
+        return list(rows.values())
+
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    # an implementation too slow for min_rounds calls within the budget is sampled
+    # in the first max(SLOW_SAMPLES, budget / first call) rounds only
+    cap = {
+        name: max(SLOW_SAMPLES, int(time_budget_s / s)) if s * min_rounds > time_budget_s else max_rounds
+        for name, s in first_s.items()
+    }
+    order = list(calls)
+    gc.collect()
+    deadline = time.perf_counter() + time_budget_s
+    rounds = 0
+    while rounds < min_rounds or (rounds < max_rounds and time.perf_counter() < deadline):
+        shift = rounds % len(order)
+        for name in order[shift:] + order[:shift]:
+            if len(samples[name]) >= cap[name]:
+                continue
+            start = time.perf_counter()
+            out = _block(calls[name]())
+            samples[name].append(time.perf_counter() - start)
+            del out
+        rounds += 1
+    load_end = os.getloadavg()[0]
+    for name, row in rows.items():
+        row.update(
+            agreed=True,
+            max_abs_err=errors[name],
+            median_ms=statistics.median(samples[name]) * 1e3,
+            min_ms=min(samples[name]) * 1e3,
+            rounds=rounds,
+            samples=len(samples[name]),
+            input_bytes=input_bytes,
+            output_bytes=output_bytes,
+            load_avg_start=load_start,
+            load_avg_end=load_end,
+        )
+    return list(rows.values())
+
+
+# ----------------------------------------------------------------------------- peak RSS in a subprocess
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def _rss_child(module: str, workload_name: str, impl_name: str, quick: bool) -> dict:
+    """Runs in the subprocess: everything but the call, reset the peak, then the call."""
+    workload = next(w for w in importlib.import_module(module).workloads(quick) if w.name == workload_name)
+    impl = next(i for i in workload.impls if i.name == impl_name)
+    inputs = _block(workload.inputs())
+    if impl.is_jax:
+        compiled, _ = _compile(impl.fn, inputs)
+        run = lambda: compiled(*inputs)  # noqa: E731
+    else:
+        np_inputs = _numpy_inputs(inputs)
+        run = lambda: impl.fn(*np_inputs)  # noqa: E731
+    gc.collect()
+    reset = _reset_peak_rss()
+    before = _status_kib("VmRSS")
+    out = _block(run())
+    del out
+    peak = _status_kib("VmHWM")
+    return {"rss_before_kib": before, "rss_peak_kib": peak, "peak_reset": reset}
+
+
+def _rss_one(module: str, workload: str, impl: str, quick: bool) -> dict:
+    command = [sys.executable, "-m", "benchmarks.harness", "rss", module, workload, impl] + (["--quick"] if quick else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        return {"rss_error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    if child["rss_before_kib"] is None or child["rss_peak_kib"] is None:
+        return {"rss_error": "/proc/self/status not readable"}
+    return {
+        "rss_delta_bytes": (child["rss_peak_kib"] - child["rss_before_kib"]) * 1024,
+        "rss_before_bytes": child["rss_before_kib"] * 1024,
+        "rss_peak_reset": child["peak_reset"],
+    }
+
+
+def measure_rss(module: str, pairs: Sequence[tuple[str, str]], quick: bool, workers: int = 2) -> dict:
+    """``{(workload, impl): rss fields}``, one subprocess per pair, ``workers`` at a time."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pair: pool.submit(_rss_one, module, *pair, quick) for pair in pairs}
+        return {pair: future.result() for pair, future in futures.items()}
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def _median_of(rows: Sequence[dict], kinds: Sequence[str]) -> tuple[float | None, str | None]:
+    """Fastest median among implementations of the given kinds (and its name)."""
+    candidates = [(r["median_ms"], r["implementation"]) for r in rows if r["kind"] in kinds and r.get("median_ms")]
+    return min(candidates) if candidates else (None, None)
+
+
+def _check_row(criterion: str, measured: float | None, limit: float, unit: str = "×") -> dict:
+    met = measured is not None and math.isfinite(measured) and measured <= limit
+    return {"criterion": criterion, "measured": measured, "limit": limit, "unit": unit, "met": met}
+
+
+def evaluate_targets(target: Target, rows: Sequence[dict]) -> dict:
+    """Ratios of the kmap row to the other kinds, and the target checks (all computed from ``rows``)."""
+    kmap = next(r for r in rows if r["kind"] == KMAP)
+    hand = next(r for r in rows if r["kind"] == HAND)
+    ratios = {}
+    for key, kinds in (("vs_hand", (HAND,)), ("vs_native", (NATIVE,)), ("vs_numpy", (NUMPY,))):
+        base, name = _median_of(rows, kinds)
+        ratios[f"ratio_{key}"] = kmap["median_ms"] / base if base and kmap.get("median_ms") else None
+        ratios[f"baseline_{key}"] = name
+    checks = []
+    base, name = _median_of(rows, target.baseline)
+    checks.append(
+        _check_row(f"time / {name or ' or '.join(target.baseline)}", kmap["median_ms"] / base if base and kmap.get("median_ms") else None, target.time_ratio)
+    )  # fmt: skip
+    compile_ratio = kmap["compile_ms"] / hand["compile_ms"] if kmap.get("compile_ms") and hand.get("compile_ms") else None
+    checks.append(_check_row("compile / hand-written", compile_ratio, target.compile_ratio))
+    if target.compile_s is not None:
+        checks.append(_check_row("compile", kmap["compile_ms"] / 1e3 if kmap.get("compile_ms") else None, target.compile_s, "s"))
+    if target.memory_ratio is not None:
+        io = (kmap.get("input_bytes") or 0) + (kmap.get("output_bytes") or 0)
+        peak = kmap.get("xla_peak_bytes")
+        checks.append(_check_row("XLA peak / (in + out)", peak / io if peak and io else None, target.memory_ratio))
+    return {**ratios, "checks": checks, "met": all(c["met"] for c in checks)}
+
+
+def _main(argv: Sequence[str]) -> None:
+    if len(argv) >= 4 and argv[0] == "rss":
+        module, workload, impl = argv[1:4]
+        quick = "--quick" in argv[4:]
+        print(json.dumps(_rss_child(module, workload, impl, quick)))
+        return
+    raise SystemExit("usage: python -m benchmarks.harness rss MODULE WORKLOAD IMPLEMENTATION [--quick]")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
