@@ -1,0 +1,138 @@
+"""The benchmark suites in quick mode: every workload runs, every implementation agrees,
+every number is sane, the tables show every row. No timing assertions."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks import harness, suite_kmap, suite_treeclass
+from benchmarks.harness import HAND, KMAP, NATIVE, NUMPY, Impl, Target, Workload
+
+
+@pytest.fixture(scope="module")
+def kmap_result():
+    return suite_kmap.run(quick=True)
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def test_kmap_suite_covers_every_workload_and_implementation(kmap_result):
+    expected = {(w.name, i.name) for w in suite_kmap.workloads(quick=True) for i in w.impls}
+    got = [(r["workload"], r["implementation"]) for r in kmap_result["rows"]]
+    assert sorted(got) == sorted(expected)
+    names = {w.name for w in suite_kmap.workloads(quick=True)}
+    # the issue's workload list
+    for needle in ["conv2d seed C=3", "conv2d grad", "conv2d C=16", "patches", "Laplacian 2-D valid",
+                   "Laplacian 2-D grad", "moving average", "max-pool", "blur 25×25", "function by index",
+                   "function by index grad", "7-point 3-D"]:  # fmt: skip
+        assert any(needle in n for n in names), needle
+    for workload in suite_kmap.workloads(quick=True):
+        kinds = {i.kind for i in workload.impls}
+        assert {KMAP, HAND} <= kinds and NATIVE in kinds, workload.name
+
+
+def test_kmap_suite_every_implementation_agreed_and_numbers_are_sane(kmap_result):
+    for row in kmap_result["rows"]:
+        where = (row["workload"], row["implementation"])
+        assert row["agreed"] is True and row["error"] is None, where
+        assert _positive(row["median_ms"]) and _positive(row["min_ms"]), where
+        assert row["min_ms"] <= row["median_ms"], where
+        assert row["samples"] >= 3 and math.isfinite(row["max_abs_err"]), where
+        assert _positive(row["input_bytes"]) and _positive(row["output_bytes"]), where
+        if row["kind"] == NUMPY:
+            assert row["compile_ms"] is None, where
+        else:
+            assert _positive(row["compile_ms"]), where
+            # XLA's accounting: the inputs it reads (a linear map's gradient reads none),
+            # the outputs (plus a pointer table for a tuple of outputs), temporaries
+            assert 0 <= row["xla_argument_bytes"] <= row["input_bytes"], where
+            assert 0 <= row["xla_output_bytes"] - row["output_bytes"] <= 64, where
+            assert row["xla_temp_bytes"] >= 0, where
+            assert row["xla_peak_bytes"] == row["xla_argument_bytes"] + row["xla_output_bytes"] + row["xla_temp_bytes"], where
+        if row["kind"] == KMAP:  # quick mode measures the peak RSS of the kmap calls only
+            assert row["rss_delta_bytes"] >= 0 and _positive(row["rss_before_bytes"]), where
+
+
+def test_kmap_suite_targets_are_computed_from_the_measurements(kmap_result):
+    rows = kmap_result["rows"]
+    for row in rows:
+        if row["kind"] != KMAP:
+            assert row["target"] is None and row["met"] is None
+            continue
+        group = {r["kind"]: r for r in rows if r["workload"] == row["workload"] and r["kind"] == HAND}
+        assert row["ratio_vs_hand"] == pytest.approx(row["median_ms"] / group[HAND]["median_ms"])
+        assert row["target"] and row["checks"]
+        for check in row["checks"]:
+            assert math.isfinite(check["measured"]) and check["measured"] > 0
+            assert check["met"] == (check["measured"] <= check["limit"])
+        assert row["met"] == all(c["met"] for c in row["checks"])
+        criteria = " ".join(c["criterion"] for c in row["checks"])
+        assert "time /" in criteria and "compile / hand-written" in criteria
+
+
+def test_kmap_suite_markdown_has_every_row(kmap_result):
+    markdown = kmap_result["markdown"]
+    assert kmap_result["title"] in markdown
+    for row in kmap_result["rows"]:
+        assert f"| {row['workload']} | {row['implementation']} | {row['kind']} |" in markdown
+        if row["kind"] == KMAP:
+            for check in row["checks"]:
+                assert f"| {row['workload']} | {check['criterion']} |" in markdown
+
+
+def _tiny_workload(impls) -> Workload:
+    return Workload("tiny", "x + 1", lambda: (jnp.arange(8.0),), impls, 1, Target("≤1.3× hand-written", 1.3))
+
+
+def test_harness_aborts_a_workload_on_disagreement_or_crash(capsys):
+    settings = {"time_budget_s": 0.0, "min_rounds": 3, "max_rounds": 3, "compile_repeats": 1}
+    good = [Impl("hand", HAND, lambda x: x + 1), Impl("np", NUMPY, lambda x: x + 1)]
+    rows = harness.measure(_tiny_workload(good + [Impl("kmap", KMAP, lambda x: x + 1)]), **settings)
+    assert all(r["agreed"] and r["samples"] == 3 for r in rows)
+
+    rows = harness.measure(_tiny_workload(good + [Impl("kmap", KMAP, lambda x: x + 1.01)]), **settings)
+    assert all(not r["agreed"] and "kmap" in r["error"] and "median_ms" not in r for r in rows)
+    assert "ABORTED" in capsys.readouterr().err
+
+    rows = harness.measure(_tiny_workload(good + [Impl("kmap", KMAP, lambda x: x.reshape(3, -1))]), **settings)
+    assert all(not r["agreed"] and r["error"] for r in rows)
+
+
+def test_tolerance_grows_with_the_reduction_size():
+    ref = np.array([-2.0, 1.0])
+    assert harness.tolerance(1, ref) == (1e-5, 2e-5)
+    assert harness.tolerance(625, ref)[0] == pytest.approx(625 * harness.EPS32)
+    assert harness.tolerance(10**7, ref)[0] == 1e-3
+
+
+def test_evaluate_targets_compares_kmap_with_the_faster_baseline():
+    def row(kind, name, median, compile_ms=10.0):
+        return {"kind": kind, "implementation": name, "median_ms": median, "compile_ms": compile_ms,
+                "input_bytes": 100, "output_bytes": 100, "xla_peak_bytes": 500}  # fmt: skip
+
+    rows = [row(KMAP, "k", 3.0, 25.0), row(HAND, "h", 2.0), row(NATIVE, "n", 1.5), row(NUMPY, "s", 6.0, None)]
+    target = Target("grad", 1.5, baseline=(HAND, NATIVE), compile_s=1.0, memory_ratio=2.0)
+    summary = harness.evaluate_targets(target, rows)
+    assert summary["ratio_vs_hand"] == 1.5 and summary["ratio_vs_native"] == 2.0 and summary["ratio_vs_numpy"] == 0.5
+    checks = {c["criterion"]: c for c in summary["checks"]}
+    assert checks["time / n"]["measured"] == 2.0 and not checks["time / n"]["met"]
+    assert checks["compile / hand-written"]["measured"] == 2.5 and not checks["compile / hand-written"]["met"]
+    assert checks["compile"]["measured"] == 0.025 and checks["compile"]["met"]
+    assert checks["XLA peak / (in + out)"]["measured"] == 2.5 and not checks["XLA peak / (in + out)"]["met"]
+    assert summary["met"] is False
+
+
+def test_treeclass_suite_quick():
+    result = suite_treeclass.run(quick=True)
+    assert result["rows"]
+    ops = {r["op"] for r in result["rows"]}
+    assert ops == {"tree_flatten", "tree_unflatten"}
+    assert {"kernex.treeclass", "dict of arrays"} <= {r["variant"] for r in result["rows"]}
+    for row in result["rows"]:
+        assert _positive(row["median_us"]) and _positive(row["min_us"]) and row["min_us"] <= row["median_us"]
+        assert row["ratio_vs_equinox"] is None or _positive(row["ratio_vs_equinox"])
+        assert f"| {row['op']} | {row['variant']} |" in result["markdown"]
