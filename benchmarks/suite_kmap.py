@@ -21,6 +21,7 @@ Run ``python -m benchmarks.suite_kmap [--quick]`` to print the tables.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 import sys
@@ -61,6 +62,12 @@ def _grad_sum(f, argnums=0):
     return jax.grad(lambda *a: jnp.sum(f(*a)), argnums=argnums)
 
 
+def _gradient(forward: Workload, name: str, description: str, terms, argnums=0) -> Workload:
+    """``jax.grad`` of the sum of every JAX implementation of ``forward``, on the same inputs."""
+    impls = [dataclasses.replace(i, fn=_grad_sum(i.fn, argnums)) for i in forward.impls if i.is_jax and not i.post]
+    return Workload(name, description, forward.inputs, impls, terms, GRAD)
+
+
 # ----------------------------------------------------------------------------- seed conv: (C, H, W) * (C, 3, 3)
 
 
@@ -87,28 +94,13 @@ def _scipy_conv(x, w):
     return sum(ndimage.correlate(x[k], w[k], mode="constant") for k in range(x.shape[0]))[None]
 
 
-def _conv_inputs(c: int, n: int):
-    return lambda: (jax.random.normal(_key(0), (c, n, n)), jax.random.normal(_key(1), (c, 3, 3)))
-
-
 def _conv(name: str, c: int, n: int) -> Workload:
     return Workload(
         name, f"seed conv2d `kmap(kernel_size=({c},3,3), padding=('valid','same','same'))(jnp.sum(x*w))`, x {c}×{n}²",
-        _conv_inputs(c, n),
+        lambda: (jax.random.normal(_key(0), (c, n, n)), jax.random.normal(_key(1), (c, 3, 3))),
         [Impl("kmap", KMAP, _kmap_conv(c)), Impl("shifted slices", HAND, _hand_conv),
          Impl("lax.conv_general_dilated", NATIVE, _lax_conv), Impl("scipy.ndimage.correlate", NUMPY, _scipy_conv)],
         9 * c, SEED,
-    )  # fmt: skip
-
-
-def _conv_grad(c: int, n: int) -> Workload:
-    grad = functools.partial(_grad_sum, argnums=(0, 1))
-    return Workload(
-        "conv2d grad (x, w)", f"`jax.grad(sum(conv(x, w)), argnums=(0, 1))`, x {c}×{n}²",
-        _conv_inputs(c, n),
-        [Impl("kmap", KMAP, grad(_kmap_conv(c))), Impl("shifted slices", HAND, grad(_hand_conv)),
-         Impl("lax.conv_general_dilated", NATIVE, grad(_lax_conv))],
-        (9 * c, n * n), GRAD,
     )  # fmt: skip
 
 
@@ -176,27 +168,13 @@ def _numpy_by_index(x):
     return y
 
 
-def _by_index_inputs(n: int):
-    return lambda: (jax.random.uniform(_key(4), (n,), minval=0.5, maxval=1.5),)
-
-
 def _by_index(n: int) -> Workload:
     return Workload(
         "function by index", f"seed `F[0] = x[0]**2; F[1:] = x[0]**3`, n={n:,}",
-        _by_index_inputs(n),
+        lambda: (jax.random.uniform(_key(4), (n,), minval=0.5, maxval=1.5),),
         [Impl("kmap", KMAP, _by_index_kmap()), Impl("slices + .at[0].set", HAND, _hand_by_index),
          Impl("jnp.where", NATIVE, _where_by_index), Impl("numpy", NUMPY, _numpy_by_index)],
         1, SEED,
-    )  # fmt: skip
-
-
-def _by_index_grad(n: int) -> Workload:
-    return Workload(
-        "function by index grad", f"`jax.grad(sum(F(x)))`, n={n:,}",
-        _by_index_inputs(n),
-        [Impl("kmap", KMAP, _grad_sum(_by_index_kmap())), Impl("slices + .at[0].set", HAND, _grad_sum(_hand_by_index)),
-         Impl("jnp.where", NATIVE, _grad_sum(_where_by_index))],
-        1, GRAD,
     )  # fmt: skip
 
 
@@ -221,28 +199,14 @@ def _lax_laplacian(x):
     return lax.conv_general_dilated(x[None, None], _LAPLACE_3x3[None, None], (1, 1), "VALID")[0, 0]
 
 
-def _laplacian_inputs(n: int):
-    return lambda: (jax.random.normal(_key(5), (n, n)),)
-
-
 def _laplacian(n: int) -> Workload:
     return Workload(
         "Laplacian 2-D valid", f"seed relative 3×3 Laplacian, 'valid', {n}²",
-        _laplacian_inputs(n),
+        lambda: (jax.random.normal(_key(5), (n, n)),),
         [Impl("kmap", KMAP, laplacian), Impl("shifted slices", HAND, _hand_laplacian),
          Impl("lax.conv_general_dilated", NATIVE, _lax_laplacian),
          Impl("scipy.ndimage.laplace", NUMPY, lambda x: ndimage.laplace(x, mode="constant")[1:-1, 1:-1])],
         5, SEED,
-    )  # fmt: skip
-
-
-def _laplacian_grad(n: int) -> Workload:
-    return Workload(
-        "Laplacian 2-D grad", f"`jax.grad(sum(laplacian(x)))`, {n}²",
-        _laplacian_inputs(n),
-        [Impl("kmap", KMAP, _grad_sum(laplacian)), Impl("shifted slices", HAND, _grad_sum(_hand_laplacian)),
-         Impl("lax.conv_general_dilated", NATIVE, _grad_sum(_lax_laplacian))],
-        5, GRAD,
     )  # fmt: skip
 
 
@@ -385,20 +349,22 @@ def workloads(quick: bool = False) -> list[Workload]:
         n1, conv, conv16, lap, pool, blur, cube = 1_000, 32, 16, 64, (2, 3, 16, 16), (1, 4, 32, 32), 16
     else:
         n1, conv, conv16, lap, pool, blur, cube = 1_000_000, 1024, 256, 2048, (8, 16, 256, 256), (1, 4, 256, 256), 256
+    seed_conv, laplace, by_index = _conv("conv2d seed C=3", 3, conv), _laplacian(lap), _by_index(n1)
     return [
-        _conv("conv2d seed C=3", 3, conv),
-        _conv_grad(3, conv),
+        seed_conv,
+        _gradient(seed_conv, "conv2d grad (x, w)", f"`jax.grad(sum(conv(x, w)), argnums=(0, 1))`, x 3×{conv}²",
+                  (27, conv * conv), argnums=(0, 1)),
         _conv("conv2d C=16", 16, conv16),
         _patches(n1),
-        _laplacian(lap),
-        _laplacian_grad(lap),
+        laplace,
+        _gradient(laplace, "Laplacian 2-D grad", f"`jax.grad(sum(laplacian(x)))`, {lap}²", 5),
         _moving_average(n1),
         _maxpool(pool),
         _blur(blur, 25),
-        _by_index(n1),
-        _by_index_grad(n1),
+        by_index,
+        _gradient(by_index, "function by index grad", f"`jax.grad(sum(F(x)))`, n={n1:,}", 1),
         _seven_point(cube),
-    ]
+    ]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- report
