@@ -24,6 +24,7 @@ import sys
 import time
 
 import benchmarks
+from benchmarks.harness import cpu_counters, other_cpu_share
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -70,13 +71,13 @@ def machine() -> dict:
 
 
 def machine_markdown(m: dict) -> str:
-    load = m["load_avg_start"][0]
-    loaded = (
-        f" **The machine was loaded** (1-minute load {load:.2f} before the run on {m['usable_cores']} cores): "
-        "other processes competed for the CPU, so absolute times are inflated and ratios noisier."
-        if load > 0.5 * m["usable_cores"]
-        else ""
-    )
+    other = m["other_processes_cpu_share"]
+    if other is None:
+        share = "CPU use of other processes unknown (no /proc/stat)."
+    else:
+        share = f"Other processes used {100 * other:.0f}% of the machine's CPU capacity during the run."
+        if other > 0.15:
+            share += " **The machine was loaded**: absolute times are inflated and ratios noisier."
     return "\n".join(
         [
             f"* date: {m['date']}; wall time of the run: {m['wall_s']:.0f} s",
@@ -88,8 +89,8 @@ def machine_markdown(m: dict) -> str:
             + ", ".join(f"{v:.2f}" for v in m["load_avg_start"])
             + "; after: "
             + ", ".join(f"{v:.2f}" for v in m["load_avg_end"])
-            + "."
-            + loaded,
+            + ". "
+            + share,
         ]
     )
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or (HERE.parent / "out" / "bench" if args.quick or args.only else HERE)
 
     info = machine()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_counters()
     results = {}
     for name in names:
         print(f"== {name} ==", file=sys.stderr, flush=True)
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(result["markdown"], "\n", flush=True)
     info["wall_s"] = time.perf_counter() - start
     info["load_avg_end"] = os.getloadavg()
+    info["other_processes_cpu_share"] = other_cpu_share(cpu_start, info["wall_s"])
 
     sections = [
         "# Benchmark results",

@@ -67,6 +67,8 @@ __all__ = [
     "measure",
     "measure_rss",
     "evaluate_targets",
+    "cpu_counters",
+    "other_cpu_share",
 ]
 
 KMAP, HAND, NATIVE, NUMPY = "kmap", "hand-written", "native", "numpy/scipy"
@@ -173,6 +175,35 @@ def _xla_memory(compiled) -> dict:
     }
 
 
+def _busy_cpu_s() -> float | None:
+    """CPU seconds the whole machine has been busy (all processes), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def cpu_counters() -> tuple[float | None, float]:
+    """(machine busy CPU seconds, this process's and its children's CPU seconds)."""
+    return _busy_cpu_s(), _own_cpu_s()
+
+
+def other_cpu_share(start: tuple[float | None, float], wall_s: float) -> float | None:
+    """Share of the machine's CPU capacity used by other processes since ``start`` (``cpu_counters()``)."""
+    busy = _busy_cpu_s()
+    if busy is None or start[0] is None or wall_s <= 0:
+        return None
+    return max(0.0, (busy - start[0]) - (_own_cpu_s() - start[1])) / (wall_s * (os.cpu_count() or 1))
+
+
 def _loud(workload: str, message: str) -> None:
     bar = "!" * 78
     print(f"\n{bar}\nBENCHMARK WORKLOAD {workload!r} ABORTED: {message}\n{bar}\n", file=sys.stderr, flush=True)
@@ -213,7 +244,7 @@ def measure(
         impl.name: {"workload": workload.name, "implementation": impl.name, "kind": impl.kind, "agreed": False, "error": None}
         for impl in workload.impls
     }
-    load_start = os.getloadavg()[0]
+    started, counters = time.perf_counter(), cpu_counters()
     inputs = _block(workload.inputs())
     np_inputs = _numpy_inputs(inputs)
     input_bytes = _nbytes(inputs)
@@ -270,7 +301,7 @@ def measure(
             samples[name].append(time.perf_counter() - start)
             del out
         rounds += 1
-    load_end = os.getloadavg()[0]
+    other = other_cpu_share(counters, time.perf_counter() - started)
     for name, row in rows.items():
         row.update(
             agreed=True,
@@ -281,8 +312,7 @@ def measure(
             samples=len(samples[name]),
             input_bytes=input_bytes,
             output_bytes=output_bytes,
-            load_avg_start=load_start,
-            load_avg_end=load_end,
+            other_cpu_share=other,
         )
     return list(rows.values())
 

@@ -454,7 +454,8 @@ def _markdown(title: str, rows: list[dict], summaries: dict, settings: dict, qui
     lines += ["", "Workloads:", ""]
     for name, group in by_workload.items():
         kmap = next(r for r in group if r["kind"] == KMAP)
-        load = f"; load average {kmap['load_avg_start']:.2f} → {kmap['load_avg_end']:.2f}" if not kmap["error"] else ""
+        other = kmap.get("other_cpu_share")
+        load = f"; other processes used {100 * other:.0f}% of the CPU meanwhile" if other is not None else ""
         lines.append(f"* **{name}**: {kmap['description']}{load}")
     return "\n".join(lines)
 
