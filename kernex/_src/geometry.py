@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["Geometry", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding"]
+__all__ = ["Geometry", "Layout", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding"]
 
 
 def _is_int(v: Any) -> bool:
@@ -122,6 +122,19 @@ def _resolve_pad(entry: Any, k: int) -> tuple[int, int]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where windows sit in a source array.
+
+    Window ``o`` (an index into ``out_shape``) starts at ``origin + o * strides``;
+    its cell ``j`` is at ``origin + o * strides + j``.
+    """
+
+    origin: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    strides: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Geometry:
     """Resolved window geometry for one input shape (all tuples have one entry per axis)."""
 
@@ -159,6 +172,11 @@ class Geometry:
     def origin(self) -> tuple[int, ...]:
         """State coordinate where the first window starts, per axis."""
         return tuple(max(-lo, 0) for lo, _ in self.padding)
+
+    @property
+    def layout(self) -> Layout:
+        """The windows' layout in the state."""
+        return Layout(self.origin, self.out_shape, self.strides)
 
     def window_starts(self, axis: int) -> np.ndarray:
         """State coordinate of the first cell of every window along ``axis``."""

@@ -59,6 +59,17 @@ def fallback(ctx: Context, eqn, values: Sequence[Any]) -> list[Dense]:
     return [Dense(o.reshape(ctx.out_shape + o.shape[1:])) for o in outs]
 
 
+def live_equations(jaxpr) -> list:
+    """The equations whose results reach the outputs (or that have effects), in order."""
+    live = {v for v in jaxpr.outvars if not isinstance(v, jex.Literal)}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.effects or any(v in live for v in eqn.outvars if not isinstance(v, jex.DropVar)):
+            kept.append(eqn)
+            live.update(v for v in eqn.invars if not isinstance(v, jex.Literal))
+    return kept[::-1]
+
+
 def evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], ctx: Context) -> list[Any]:
     env: dict = {}
 
@@ -71,7 +82,7 @@ def evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], ctx: Context) ->
         env[var] = value if isinstance(value, (Uniform, Grid, Dense)) else Uniform(value)
     for var, value in zip(jaxpr.invars, args):
         env[var] = value
-    for eqn in jaxpr.eqns:
+    for eqn in live_equations(jaxpr):
         values = [read(v) for v in eqn.invars]
         name = eqn.primitive.name
         if all(isinstance(v, Uniform) for v in values):

@@ -49,23 +49,17 @@ def _init(name: str, dtype: Any) -> Any:
     return np.array(info.min if name == "reduce_max" else info.max, dtype)
 
 
-def _region(ctx: Context, array, corner, shape):
-    """The part of ``array`` read by the boxes of all windows."""
-    g = ctx.geometry
-    start = [o + c for o, c in zip(g.origin, corner)]
-    limit = [st + (n - 1) * s + k for st, n, s, k in zip(start, g.out_shape, g.strides, shape)]
-    return lax.slice(array, start, limit)
-
-
 def _axis_window(ndim: int, axis: int, size: int) -> tuple[int, ...]:
     return tuple(size if d == axis else 1 for d in range(ndim))
 
 
 def _box_reduce(ctx: Context, name: str, array, corner, shape):
-    region = _region(ctx, array, corner, shape)
+    region = ctx.region(array, corner, shape)
+    if region is None:
+        return None
     ndim = region.ndim
     init = _init(name, region.dtype)
-    for axis, (k, s) in enumerate(zip(shape, ctx.geometry.strides)):
+    for axis, (k, s) in enumerate(zip(shape, ctx.layout.strides)):
         if k > 1 or s > 1:
             region = lax.reduce_window(
                 region, init, _OPS[name], _axis_window(ndim, axis, k), _axis_window(ndim, axis, s), "VALID"
@@ -116,8 +110,10 @@ def _correlate_axis(region, axis: int, taps: np.ndarray, stride: int):
 
 
 def _correlate(ctx: Context, array, corner, shape, weights):
-    region = _region(ctx, array, corner, shape)
-    strides = ctx.geometry.strides
+    region = ctx.region(array, corner, shape)
+    if region is None:
+        return None
+    strides = ctx.layout.strides
     if not isinstance(weights, np.ndarray):
         w = jnp.asarray(weights, region.dtype)
         out = lax.conv_general_dilated(region[None, None], w[None, None], strides, "VALID")

@@ -115,7 +115,7 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
     """Evaluate every branch on all windows at once with the stencil interpreter."""
     spec = patch_spec(x, geometry)
     jaxprs, shape, dtype = trace_branches(branches, spec, args, kwargs, "kmap")
-    ctx = Context(geometry, UNROLL_LIMIT)
+    ctx = Context(geometry.layout, UNROLL_LIMIT)
     patch = window_grid(pad_state(x, geometry), geometry, relative)
     outputs = []
     for closed in jaxprs:

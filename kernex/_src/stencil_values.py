@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from kernex._src.geometry import Geometry
+from kernex._src.geometry import Geometry, Layout
 
 __all__ = ["Source", "Cell", "Scaled", "Uniform", "Grid", "Dense", "Context", "is_concrete", "tree_reduce", "object_array"]
 
@@ -123,24 +123,39 @@ def object_array(shape: tuple[int, ...], fill: Any = None) -> np.ndarray:
 
 
 class Context:
-    """Per-evaluation state: the geometry and caches of slices and scalars."""
+    """Per-evaluation state: where windows sit, caches of slices and scalars, and the cells read.
 
-    def __init__(self, geometry: Geometry, unroll_limit: int):
-        self.geometry = geometry
-        self.out_shape = geometry.out_shape
-        self.n_positions = len(geometry.out_shape)
+    ``reads`` collects every window-cell offset whose data was used, which is
+    how ``kscan`` learns which cells a window function depends on.
+    """
+
+    def __init__(self, layout: Layout, unroll_limit: int):
+        self.layout = layout
+        self.out_shape = layout.out_shape
+        self.n_positions = len(layout.out_shape)
         self.unroll_limit = unroll_limit
+        self.reads: set[tuple[int, ...]] = set()
         self._slices: dict = {}
         self._scalars: dict = {}
 
     # -- entries -------------------------------------------------------------------------
+    def region(self, array: jax.Array, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array:
+        """The part of ``array`` holding cells ``corner .. corner + shape - 1`` of every window."""
+        self.reads.update(itertools.product(*(range(c, c + k) for c, k in zip(corner, shape))))
+        lay = self.layout
+        start = [o + c for o, c in zip(lay.origin, corner)]
+        limit = [st + (n - 1) * s + k for st, n, s, k in zip(start, lay.out_shape, lay.strides, shape)]
+        return lax.slice(array, start, limit)
+
     def cell(self, cell: Cell) -> jax.Array:
+        """Cell ``cell.offset`` of every window: a strided shifted slice of ``out_shape``."""
         key = (id(cell.source), cell.offset)
         if key not in self._slices:
-            g = self.geometry
-            start = [o + c for o, c in zip(g.origin, cell.offset)]
-            limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, g.out_shape, g.strides)]
-            self._slices[key] = (lax.slice(cell.source.array, start, limit, g.strides), cell.source)
+            self.reads.add(cell.offset)
+            lay = self.layout
+            start = [o + c for o, c in zip(lay.origin, cell.offset)]
+            limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, lay.out_shape, lay.strides)]
+            self._slices[key] = (lax.slice(cell.source.array, start, limit, lay.strides), cell.source)
         return self._slices[key][0]
 
     def scalar(self, uniform: Uniform, index: tuple[int, ...]) -> Any:

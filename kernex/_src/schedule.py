@@ -1,0 +1,169 @@
+"""Execution orders that reproduce ``kscan``'s sequential semantics exactly.
+
+``kscan`` is defined cell by cell in row-major order (SPEC §2.1): each window
+reads the current state and writes its anchor cell. Evaluating a *group* of
+windows at once from the state before the group gives the same result iff no
+window of the group reads a cell written by an earlier window of the same
+group, and no window reads a cell written by a *later* window of an earlier
+group. Both follow from the window offsets the functions actually read:
+
+* :func:`read_offsets` traces every registered function and records which
+  window cells reach its output (dead code removed);
+* a read of window offset ``j`` from the window at position ``p`` hits the
+  anchor of position ``p + q`` where ``q = (j - center) / strides`` (when that
+  division is exact and ``p + q`` exists).
+
+Schedules, all exact:
+
+* ``block(m)``: scan over the first ``m`` output axes, all positions of the
+  remaining axes at once. ``m = 0`` is ``'parallel'`` (one pass),
+  ``m = 1`` is ``'rows'`` (the seed's explicit time stepping), ``m = ndim`` is
+  ``'sequential'`` (one window per step, always valid).
+* ``wavefront(pi)``: positions grouped by the hyperplane ``pi · p``; valid when
+  every write a window must see lies on an earlier hyperplane and every write
+  it must not see lies on the same or a later one (Gauss-Seidel sweeps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Sequence
+
+import jax
+import numpy as np
+
+from kernex._src import interpreter
+from kernex._src.geometry import Geometry, Layout
+from kernex._src.stencil_values import Context, window_grid
+
+__all__ = ["SCHEDULES", "Plan", "read_offsets", "choose_plan"]
+
+SCHEDULES = ("auto", "parallel", "rows", "wavefront", "sequential")
+
+# a wavefront step gathers its windows; prefer it to a block schedule only when
+# it needs clearly fewer sequential steps
+_WAVEFRONT_ADVANTAGE = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A chosen schedule: ``'block'`` scanning the first ``lead`` of ``ndim`` output axes, or ``'wavefront'``."""
+
+    kind: str
+    ndim: int
+    lead: int = 0
+    pi: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        if self.kind == "wavefront":
+            return "wavefront"
+        if self.lead == self.ndim:
+            return "sequential"
+        return {0: "parallel", 1: "rows"}.get(self.lead, f"scan over the first {self.lead} axes")
+
+
+def read_offsets(jaxprs: Sequence, geometry: Geometry, relative: bool, dtype) -> set[tuple[int, ...]]:
+    """Window-cell offsets that reach the output of any of the traced functions."""
+    reads: set[tuple[int, ...]] = set()
+    layout = Layout((0,) * geometry.ndim, (1,) * geometry.ndim, (1,) * geometry.ndim)
+
+    def probe(window):
+        patch = window_grid(window, geometry, relative)
+        for closed in jaxprs:
+            ctx = Context(layout, unroll_limit=np.iinfo(np.int32).max)
+            interpreter.evaluate(closed.jaxpr, closed.consts, [patch], ctx)
+            reads.update(ctx.reads)
+        return 0
+
+    jax.eval_shape(probe, jax.ShapeDtypeStruct(geometry.kernel, dtype))
+    return reads
+
+
+def _position_steps(geometry: Geometry, reads) -> list[tuple[int, ...]]:
+    """Nonzero position offsets ``q`` such that window ``p`` reads the anchor of ``p + q``."""
+    steps = []
+    for j in reads:
+        d = [a - c for a, c in zip(j, geometry.center)]
+        if any(dk % s for dk, s in zip(d, geometry.strides)):
+            continue
+        q = tuple(dk // s for dk, s in zip(d, geometry.strides))
+        if any(q) and all(abs(qk) < n for qk, n in zip(q, geometry.out_shape)):
+            steps.append(q)
+    return steps
+
+
+def _lex_negative(q: Sequence[int]) -> bool:
+    for qk in q:
+        if qk:
+            return qk < 0
+    return False
+
+
+def block_conflict(geometry: Geometry, reads, lead: int) -> tuple[int, ...] | None:
+    """A read offset (relative to the anchor) that breaks ``block(lead)``, or None if it is exact."""
+    for q in _position_steps(geometry, reads):
+        if not any(q[:lead]) and _lex_negative(q[lead:]):
+            return tuple(qk * s for qk, s in zip(q, geometry.strides))
+    return None
+
+
+def wavefront(geometry: Geometry, reads) -> tuple[int, ...] | None:
+    """The valid hyperplane normal with the fewest steps, or None."""
+    steps = _position_steps(geometry, reads)
+    ndim = geometry.ndim
+    values = range(-2, 3) if ndim <= 3 else range(0, 3)
+    best, best_count = None, None
+    for pi in itertools.product(values, repeat=ndim):
+        if not any(pi):
+            continue
+        ok = all((np.dot(pi, q) <= -1) if _lex_negative(q) else (np.dot(pi, q) >= 0) for q in steps)
+        count = sum(abs(p) * (n - 1) for p, n in zip(pi, geometry.out_shape)) + 1
+        if ok and (best_count is None or count < best_count):
+            best, best_count = pi, count
+    return best
+
+
+def _steps(geometry: Geometry, plan: Plan) -> int:
+    if plan.kind == "wavefront":
+        return sum(abs(p) * (n - 1) for p, n in zip(plan.pi, geometry.out_shape)) + 1
+    return int(np.prod(geometry.out_shape[: plan.lead]))
+
+
+def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
+    """The schedule for ``requested`` (one of :data:`SCHEDULES`); raises if it would change the result."""
+    ndim = geometry.ndim
+    if requested == "sequential":
+        return Plan("block", ndim, ndim)
+    if requested in ("parallel", "rows"):
+        lead = 0 if requested == "parallel" else min(1, ndim)
+        bad = block_conflict(geometry, reads, lead)
+        if bad is not None:
+            scope = "an earlier window" if lead == 0 else "an earlier window of the same row"
+            raise ValueError(
+                f"kscan schedule={requested!r} would change the result: a window function reads the cell at "
+                f"offset {bad} from its anchor, which {scope} has already written (the sequential order makes "
+                f"later windows see earlier writes). Use schedule='auto' (here: "
+                f"{choose_plan(geometry, reads, 'auto').name!r}) or schedule='sequential'."
+            )
+        return Plan("block", ndim, lead)
+    if requested == "wavefront":
+        pi = wavefront(geometry, reads)
+        if pi is None:
+            raise ValueError(
+                "kscan schedule='wavefront' would change the result: no hyperplane order keeps every read of an "
+                "already-written cell before the reader and every read of a not-yet-written cell after it. "
+                "Use schedule='auto' or schedule='sequential'."
+            )
+        return Plan("wavefront", ndim, pi=pi)
+    lead = next(m for m in range(ndim + 1) if block_conflict(geometry, reads, m) is None)
+    block = Plan("block", ndim, lead)
+    if lead <= 1:
+        return block
+    pi = wavefront(geometry, reads)
+    if pi is not None:
+        candidate = Plan("wavefront", ndim, pi=pi)
+        if _WAVEFRONT_ADVANTAGE * _steps(geometry, candidate) < _steps(geometry, block):
+            return candidate
+    return block
