@@ -20,6 +20,7 @@ import os
 import pathlib
 import pkgutil
 import platform
+import subprocess
 import sys
 import time
 
@@ -51,6 +52,14 @@ def _version(module: str) -> str:
         return "not installed"
 
 
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def machine() -> dict:
     import jax
 
@@ -67,6 +76,8 @@ def machine() -> dict:
         "jax_devices": [str(d) for d in jax.devices()],
         **{name: _version(name) for name in ("jax", "jaxlib", "numpy", "scipy", "equinox")},
         "load_avg_start": os.getloadavg(),
+        "commit": _git("rev-parse", "--short", "HEAD") or "unknown",
+        "kernex_uncommitted_changes": bool(_git("status", "--porcelain", "--", "kernex")),
     }
 
 
@@ -81,6 +92,8 @@ def machine_markdown(m: dict) -> str:
     return "\n".join(
         [
             f"* date: {m['date']}; wall time of the run: {m['wall_s']:.0f} s",
+            f"* kernex at commit {m['commit']}"
+            + (" **with uncommitted changes under kernex/**" if m["kernex_uncommitted_changes"] else " (kernex/ unmodified)"),
             f"* CPU: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable); {m['platform']}",
             f"* JAX backend: {m['jax_backend']} ({', '.join(m['jax_devices'])})",
             f"* Python {m['python']}; jax {m['jax']}, jaxlib {m['jaxlib']}, numpy {m['numpy']}, scipy {m['scipy']}, "
