@@ -18,7 +18,6 @@ window ``o`` starts at ``origin + o*s`` with ``origin = max(-lo, 0)``.
 from __future__ import annotations
 
 import dataclasses
-import operator
 from typing import Any, Sequence
 
 import numpy as np
@@ -230,72 +229,3 @@ def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, paddi
             f"n + lo + hi >= kernel size; use less cropping or a smaller kernel."
         )
     return geometry
-
-
-def normalize_index(index: Any) -> tuple:
-    """Check an ``F[index] = f`` key and store it in a shape-independent form.
-
-    Returns a tuple of ints, slices and at most one ``Ellipsis``.
-    """
-    entries = index if isinstance(index, tuple) else (index,)
-    out = []
-    for entry in entries:
-        if entry is Ellipsis:
-            out.append(entry)
-        elif _is_int(entry):
-            out.append(int(entry))
-        elif isinstance(entry, slice):
-            parts = (entry.start, entry.stop, entry.step)
-            if not all(p is None or _is_int(p) for p in parts):
-                raise TypeError(f"slice bounds in a kernel index must be ints or None; got {entry!r}.")
-            if entry.step == 0:
-                raise ValueError(f"slice step cannot be zero; got {entry!r}.")
-            out.append(slice(*(None if p is None else int(p) for p in parts)))
-        else:
-            raise TypeError(
-                f"a kernel index must be an int, a slice, Ellipsis or a tuple of these (one per axis); "
-                f"got {entry!r} of type {type(entry).__name__} in index {index!r}."
-            )
-    if sum(e is Ellipsis for e in out) > 1:
-        raise IndexError(f"a kernel index can contain at most one Ellipsis (...); got {index!r}.")
-    return tuple(out)
-
-
-def region_masks(index: tuple, geometry: Geometry) -> tuple[np.ndarray, ...]:
-    """Per-axis boolean masks over *output positions* whose anchor lies in ``index``.
-
-    ``index`` addresses input coordinates with Python semantics; anchors in the
-    padding region are never selected.
-    """
-    ndim = geometry.ndim
-    n_explicit = sum(e is not Ellipsis for e in index)
-    if n_explicit > ndim:
-        raise IndexError(
-            f"kernel index {index!r} has {n_explicit} entries but the input has rank {ndim} (shape {geometry.shape})."
-        )
-    expanded = []
-    for entry in index:
-        if entry is Ellipsis:
-            expanded.extend([slice(None)] * (ndim - n_explicit))
-        else:
-            expanded.append(entry)
-    expanded.extend([slice(None)] * (ndim - len(expanded)))
-    masks = []
-    for axis, (entry, n) in enumerate(zip(expanded, geometry.shape)):
-        selected = np.zeros(n, dtype=bool)
-        if isinstance(entry, slice):
-            selected[entry] = True
-        else:
-            try:
-                selected[operator.index(entry)] = True
-            except IndexError:
-                raise IndexError(
-                    f"kernel index {index!r}: entry {entry} is out of range for axis {axis} of length {n} "
-                    f"(input shape {geometry.shape})."
-                ) from None
-        anchors = geometry.anchors(axis)
-        inside = (anchors >= 0) & (anchors < n)
-        mask = np.zeros(anchors.shape, dtype=bool)
-        mask[inside] = selected[anchors[inside]]
-        masks.append(mask)
-    return tuple(masks)

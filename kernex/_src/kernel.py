@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from kernex._src import geometry as geo
+from kernex._src import regions
 from kernex._src.patch import check_named_axis, window_function
 
 __all__ = ["Branch", "Kernel"]
@@ -25,13 +26,13 @@ __all__ = ["Branch", "Kernel"]
 class Branch:
     """One window function and the output positions it owns.
 
-    ``region`` is ``None`` for "everywhere" (decorator form) or one boolean
-    mask per axis over output positions; later branches win where regions
-    overlap.
+    ``region`` is ``None`` for "everywhere" (decorator form) or, per axis, the
+    progression of output positions it covers; later branches win where
+    regions overlap.
     """
 
     fn: Callable
-    region: tuple[np.ndarray, ...] | None
+    region: tuple[regions.Progression, ...] | None
 
 
 def _is_array(x: Any) -> bool:
@@ -71,7 +72,7 @@ class Kernel(abc.ABC):
                 f"{self._name}[{index!r}] = ... expects a function of the window, e.g. `lambda x: x[0]`; "
                 f"got {func!r} of type {type(func).__name__}."
             )
-        self._assignments.append((geo.normalize_index(index), func))
+        self._assignments.append((regions.normalize_index(index), func))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and callable(args[0]) and not _is_array(args[0]):
@@ -110,7 +111,7 @@ class Kernel(abc.ABC):
         branches = [
             Branch(
                 fn=window_function(fn, geometry, self.relative, self.named_axis),
-                region=None if index is None else geo.region_masks(index, geometry),
+                region=None if index is None else regions.region_progressions(index, geometry),
             )
             for index, fn in assignments
         ]

@@ -62,7 +62,7 @@ def _covers(branch, positions: np.ndarray, axes) -> np.ndarray:
     mask = np.ones(len(positions), dtype=bool)
     if branch.region is not None:
         for column, axis in enumerate(axes):
-            mask &= branch.region[axis][positions[:, column]]
+            mask &= branch.region[axis].contains(positions[:, column])
     return mask
 
 

@@ -28,7 +28,7 @@ from kernex._src import interpreter
 from kernex._src.geometry import Geometry
 from kernex._src.stencil_values import Context, window_grid
 
-__all__ = ["pad_state", "patch_spec", "trace_branches", "region_mask", "kmap_fused", "UNROLL_LIMIT"]
+__all__ = ["pad_state", "patch_spec", "trace_branches", "kmap_fused", "UNROLL_LIMIT"]
 
 # windows (or intermediate per-window arrays) with more elements than this are
 # not unrolled entry by entry; see large_windows.py
@@ -72,24 +72,24 @@ def trace_branches(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tu
     return jaxprs, shapes[0], dtype
 
 
-def region_mask(region: Sequence[np.ndarray], extra_dims: int) -> np.ndarray:
-    """Dense boolean mask over output positions from per-axis masks, with trailing unit dims."""
-    mask = np.ones((), dtype=bool)
-    for axis_mask in region:
-        mask = mask[..., None] & axis_mask
-    return mask.reshape(mask.shape + (1,) * extra_dims)
+def _axis_mask(progression, ndim: int, axis: int, size: int) -> jax.Array:
+    """A progression of positions along ``axis`` as a boolean mask built from ``iota``."""
+    shape = [1] * ndim
+    shape[axis] = size
+    position = lax.broadcasted_iota(np.int32, tuple(shape), axis)
+    mask = (position >= progression.first) & (position <= progression.last)
+    if progression.step > 1:
+        mask = mask & ((position - progression.first) % progression.step == 0)
+    return mask
 
 
-def _mask_array(region: Sequence[np.ndarray], extra_dims: int) -> jax.Array | bool:
-    """The same mask built in XLA from the per-axis masks (no out_shape-sized constant)."""
-    ndim = len(region)
+def _mask_array(region, out_shape, extra_dims: int) -> jax.Array | bool:
+    """The region's mask over output positions, built in XLA (no ``out_shape``-sized constant)."""
+    ndim = len(out_shape) + extra_dims
     mask = True
-    for axis, axis_mask in enumerate(region):
-        if axis_mask.all():
-            continue
-        shape = [1] * (ndim + extra_dims)
-        shape[axis] = axis_mask.size
-        mask = mask & jnp.asarray(axis_mask).reshape(shape)
+    for axis, (progression, size) in enumerate(zip(region, out_shape)):
+        if progression.count < size:
+            mask = mask & _axis_mask(progression, ndim, axis, size)
     return mask
 
 
@@ -99,9 +99,9 @@ def combine_branches(outputs: Sequence[jax.Array], branches: Sequence[Any], shap
         return outputs[0]
     result = None
     for out, branch in zip(outputs, branches):
-        if not all(m.any() for m in branch.region):
+        if any(p.count == 0 for p in branch.region):
             continue
-        mask = _mask_array(branch.region, len(shape))
+        mask = _mask_array(branch.region, out_shape, len(shape))
         if mask is True:
             result = out
         else:
