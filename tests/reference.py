@@ -238,6 +238,31 @@ def kmap_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
     return xp.stack(values).reshape(out_shape + out_item_shape)
 
 
+def kmap_reference_vectorized(x, fn, *, args=(), kwargs=None, **kernel_args):
+    """:func:`kmap_reference` for one function (decorator form), vectorised.
+
+    The same windows (SPEC §1.3 coordinates, zeros outside, §1.4 roll) are
+    gathered at once with NumPy index arrays and ``fn`` is ``jax.vmap``-ed over
+    them: differentiable and traced once, so ``jax.jit``/``jax.vjp`` of it stay
+    cheap. Tests that use it cross-check it against the loop of
+    :func:`kmap_reference`.
+    """
+    assert callable(fn), "the vectorised reference takes one function (decorator form)"
+    kwargs = kwargs or {}
+    x, _, out_shape, positions, _, view = _prepare(x, fn, jnp, **kernel_args)
+    index, inside = [], np.ones((), dtype=bool)
+    for axis, n in enumerate(x.shape):
+        coords = np.stack([c[axis] for _, c, _ in positions])  # (windows, k_axis)
+        shape = [len(positions)] + [1] * x.ndim
+        shape[1 + axis] = coords.shape[1]
+        coords = coords.reshape(shape)
+        inside = inside & (coords >= 0) & (coords < n)
+        index.append(np.clip(coords, 0, n - 1))
+    windows = jnp.where(inside, x[tuple(index)], jnp.zeros((), x.dtype))
+    out = jax.vmap(lambda window: jnp.asarray(fn(view(window), *args, **kwargs)))(windows)
+    return out.reshape(out_shape + out.shape[1:])
+
+
 def kscan_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
     """``kscan(**kernel_args)`` by the literal sequential model of SPEC §2.1.
 
