@@ -14,7 +14,7 @@ computation on the same inputs. :func:`measure` runs them in one process:
    or a crash aborts the workload: it is printed to stderr, recorded in the
    rows (``agreed=False``, ``error``), and nothing of it is timed;
 4. times the implementations interleaved: each round runs every implementation
-   once (in an order rotated every round), each call followed by
+   once (in a random order drawn every round, seeded), each call followed by
    ``jax.block_until_ready``; rounds continue until a per-workload time budget
    is spent (with a minimum and a maximum number of rounds). An implementation
    whose first call alone takes more than ``budget / min_rounds`` joins only the
@@ -45,6 +45,7 @@ import json
 import math
 import os
 import pathlib
+import random
 import statistics
 import subprocess
 import sys
@@ -287,13 +288,15 @@ def measure(
         name: max(SLOW_SAMPLES, int(time_budget_s / s)) if s * min_rounds > time_budget_s else max_rounds
         for name, s in first_s.items()
     }
-    order = list(calls)
+    # a fresh random order every round: a call right after a slow NumPy one finds cold
+    # caches, and a rotated fixed order would always put the same implementation there
+    order, shuffle = list(calls), random.Random(0).shuffle
     gc.collect()
     deadline = time.perf_counter() + time_budget_s
     rounds = 0
     while rounds < min_rounds or (rounds < max_rounds and time.perf_counter() < deadline):
-        shift = rounds % len(order)
-        for name in order[shift:] + order[:shift]:
+        shuffle(order)
+        for name in order:
             if len(samples[name]) >= cap[name]:
                 continue
             start = time.perf_counter()
