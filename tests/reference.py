@@ -24,6 +24,7 @@ import math
 from typing import Any
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -325,6 +326,28 @@ def check_transformations(F, reference, x, arg, b):
     batched = jax.jit(jax.vmap(lambda a: F(x, a, b=b)))(args)
     for i in range(len(args)):
         np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(x, args[i], b=b)), rtol=1e-6)
+
+
+def jaxpr_equations(jaxpr):
+    """Every equation of a (closed) jaxpr and of the jaxprs nested in its equations (jit, scan, cond, ...)."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(sub, (jax.extend.core.Jaxpr, jax.extend.core.ClosedJaxpr)):
+                    yield from jaxpr_equations(sub)
+
+
+def primitive_names(fn, *args) -> set:
+    """Names of the primitives in ``jax.make_jaxpr(fn)(*args)``, nested jaxprs included."""
+    return {eqn.primitive.name for eqn in jaxpr_equations(jax.make_jaxpr(fn)(*args))}
+
+
+def largest_intermediate(fn, *args) -> int:
+    """Element count of the largest array produced by an equation of ``jax.make_jaxpr(fn)(*args)``."""
+    sizes = [math.prod(getattr(v.aval, "shape", ())) for e in jaxpr_equations(jax.make_jaxpr(fn)(*args)) for v in e.outvars]
+    return max(sizes, default=0)
 
 
 # ---------------------------------------------------------------------------
