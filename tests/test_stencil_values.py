@@ -1,0 +1,277 @@
+"""Unit tests of ``kernex._src.stencil_values``: the values of the stencil interpreter and its Context."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from kernex._src.geometry import Layout, resolve_geometry
+from kernex._src.lowering import pad_state
+from kernex._src.stencil_values import (
+    Cell,
+    Context,
+    Dense,
+    Grid,
+    Scaled,
+    Source,
+    Uniform,
+    is_concrete,
+    object_array,
+    tree_reduce,
+    window_grid,
+)
+from reference import kmap_reference, mat
+
+STATE = np.arange(1.0, 43.0, dtype=np.float32).reshape(6, 7)
+LAYOUT = Layout(origin=(1, 0), out_shape=(2, 3), strides=(2, 2))  # windows start at (1 + 2a, 2b)
+
+
+def _context(layout=LAYOUT):
+    return Context(layout, unroll_limit=256)
+
+
+def _expected_cell(state, layout, offset):
+    """``state[origin + offset + o * strides]`` for every window ``o``, by hand."""
+    out = np.empty(layout.out_shape, state.dtype)
+    for o in np.ndindex(*layout.out_shape):
+        out[o] = state[tuple(g + j + i * s for g, j, i, s in zip(layout.origin, offset, o, layout.strides))]
+    return out
+
+
+# ----------------------------------------------------------------------------- cells and caching
+
+
+@pytest.mark.parametrize("offset", [(0, 0), (1, 2), (2, 0), (0, 1)])
+def test_cell_is_a_strided_shifted_slice(offset):
+    ctx = _context()
+    got = ctx.cell(Cell(Source(jnp.asarray(STATE)), offset))
+    np.testing.assert_array_equal(np.asarray(got), _expected_cell(STATE, LAYOUT, offset))
+    assert ctx.reads == {offset}
+
+
+def test_same_cell_gives_the_same_slice_object():
+    ctx = _context()
+    source = Source(jnp.asarray(STATE))
+    first = ctx.cell(Cell(source, (1, 1)))
+    assert ctx.cell(Cell(source, (1, 1))) is first  # a new Cell object for the same source and offset
+    assert ctx.resolve(Cell(source, (1, 1))) is first
+    assert ctx.cell(Cell(source, (1, 2))) is not first
+    other = Source(jnp.asarray(STATE))
+    assert ctx.cell(Cell(other, (1, 1))) is not first  # caching is per source
+    assert ctx.reads == {(1, 1), (1, 2)}
+
+
+def test_cache_survives_garbage_collection_of_sources():
+    """The cache is keyed by id(source); it must keep sources alive so ids are not reused."""
+    ctx = _context()
+    slices = []
+    for k in range(20):
+        source = Source(jnp.asarray(STATE) * k)
+        slices.append((k, ctx.cell(Cell(source, (0, 0)))))
+        del source
+    for k, got in slices:
+        np.testing.assert_array_equal(np.asarray(got), _expected_cell(STATE * k, LAYOUT, (0, 0)))
+
+
+def test_source_transform_is_applied_to_what_is_read():
+    ctx = _context()
+    source = Source(jnp.asarray(STATE), lambda piece: piece * 10 + 1)
+    got = ctx.cell(Cell(source, (1, 0)))
+    np.testing.assert_array_equal(np.asarray(got), _expected_cell(STATE, LAYOUT, (1, 0)) * 10 + 1)
+    np.testing.assert_array_equal(np.asarray(source.read(jnp.ones(3))), [11, 11, 11])
+    assert Source(jnp.ones(2)).read(jnp.ones(3)).shape == (3,)
+
+
+def test_whole_array_cell():
+    """A cell covering the whole source (unit strides, one window per state cell)."""
+    layout = Layout(origin=(0, 0), out_shape=STATE.shape, strides=(1, 1))
+    ctx = _context(layout)
+    got = ctx.cell(Cell(Source(jnp.asarray(STATE), jnp.negative), (0, 0)))
+    np.testing.assert_array_equal(np.asarray(got), -STATE)
+
+
+def test_region_records_every_cell_of_the_box():
+    ctx = _context()
+    got = ctx.region(jnp.asarray(STATE), (1, 0), (2, 3))
+    assert ctx.reads == set(itertools.product([1, 2], [0, 1, 2]))
+    # rows 1 + 1 .. 1 + 1 + (2 - 1) * 2 + 2, columns 0 .. (3 - 1) * 2 + 3: every window's box
+    np.testing.assert_array_equal(np.asarray(got), STATE[2:6, 0:7])
+
+
+# ----------------------------------------------------------------------------- uniforms and scalars
+
+
+def test_scalar_and_caching():
+    ctx = _context()
+    weights = Uniform(np.arange(6.0).reshape(2, 3))
+    assert weights.concrete and weights.shape == (2, 3)
+    first = ctx.scalar(weights, (1, 2))
+    assert first == 5.0 and isinstance(first, np.ndarray | np.generic)
+    assert ctx.scalar(weights, (1, 2)) is first
+    rank0 = Uniform(np.float32(2.5))
+    assert ctx.scalar(rank0, ()) is rank0.value
+    assert ctx.reads == set()  # uniforms are not window cells
+
+
+def test_scalar_of_a_tracer():
+    def f(w):
+        ctx = _context()
+        weights = Uniform(w)
+        assert not weights.concrete
+        value = ctx.scalar(weights, (1,))
+        assert ctx.scalar(weights, (1,)) is value
+        return value
+
+    assert float(jax.jit(f)(jnp.array([1.0, 7.0]))) == 7.0
+
+
+def test_is_concrete():
+    assert is_concrete(np.ones(2)) and is_concrete(jnp.ones(2)) and is_concrete(3.0)
+
+    def f(x):
+        assert not is_concrete(x)
+        return x
+
+    jax.jit(f)(jnp.ones(2))
+    jax.grad(lambda x: f(x).sum())(jnp.ones(2))
+
+
+def test_resolve_scaled_and_constants():
+    ctx = _context()
+    source = Source(jnp.asarray(STATE))
+    weights = Uniform(np.array([[2.0, -3.0]]))
+    got = ctx.resolve(Scaled(Cell(source, (0, 1)), weights, (0, 1)))
+    np.testing.assert_array_equal(np.asarray(got), -3.0 * _expected_cell(STATE, LAYOUT, (0, 1)))
+    assert ctx.resolve(1.5) == 1.5  # position-independent entries pass through
+    assert ctx.reads == {(0, 1)}
+
+
+# ----------------------------------------------------------------------------- element (broadcasting)
+
+
+def test_element_broadcasts_like_numpy():
+    ctx = _context()
+    source = Source(jnp.asarray(STATE))
+    column = object_array((3, 1))
+    for i in range(3):
+        column[i, 0] = Cell(source, (i, 0))
+    grid = Grid(column, np.float32)
+    # index of the broadcast shape (3, 4): the size-1 axis always reads entry 0
+    for i, j in itertools.product(range(3), range(4)):
+        np.testing.assert_array_equal(np.asarray(ctx.element(grid, (i, j))), _expected_cell(STATE, LAYOUT, (i, 0)))
+    # extra leading axes of the broadcast shape are ignored
+    np.testing.assert_array_equal(np.asarray(ctx.element(grid, (5, 2, 3))), _expected_cell(STATE, LAYOUT, (2, 0)))
+    row = Uniform(np.array([[10.0, 20.0, 30.0]]))
+    assert ctx.element(row, (2, 1)) == 20.0
+    assert ctx.element(Uniform(np.float32(4.0)), (2, 1)) == 4.0
+    assert ctx.reads == {(0, 0), (1, 0), (2, 0)}
+
+
+def test_entries_of():
+    ctx = _context()
+    entries = ctx.entries_of(Uniform(np.arange(6).reshape(3, 2)))
+    assert entries.dtype == object and entries.shape == (3, 2)
+    assert [int(e) for e in entries.flat] == list(range(6))
+    grid = Grid(object_array((2,), 1.0), np.float32)
+    assert ctx.entries_of(grid) is grid.entries
+
+
+# ----------------------------------------------------------------------------- materialisation
+
+
+def test_dense_of_a_uniform_broadcasts_over_positions():
+    ctx = _context()
+    got = ctx.dense(Uniform(np.array([1, 2, 3], np.int32)), jnp.float32)
+    assert got.shape == (2, 3, 3) and got.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(got), np.broadcast_to([1.0, 2.0, 3.0], (2, 3, 3)))
+    assert ctx.dense(Uniform(np.float32(2.0))).shape == (2, 3)
+
+
+def test_dense_of_a_grid_stacks_entries():
+    ctx = _context()
+    source = Source(jnp.asarray(STATE))
+    entries = object_array((2, 2))
+    entries[0, 0], entries[0, 1] = Cell(source, (0, 0)), Cell(source, (1, 1))
+    entries[1, 0] = Scaled(Cell(source, (0, 1)), Uniform(np.array([3.0])), (0,))
+    entries[1, 1] = np.float32(7.0)  # a constant entry is broadcast
+    got = ctx.dense(Grid(entries, np.float32))
+    assert got.shape == (2, 3, 2, 2)
+    expected = np.stack(
+        [
+            _expected_cell(STATE, LAYOUT, (0, 0)),
+            _expected_cell(STATE, LAYOUT, (1, 1)),
+            3.0 * _expected_cell(STATE, LAYOUT, (0, 1)),
+            np.full((2, 3), 7.0),
+        ],
+        axis=-1,
+    ).reshape(2, 3, 2, 2)
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    assert ctx.dense(Grid(entries, np.float32), jnp.int32).dtype == jnp.int32
+    scalar = Grid(object_array((), Cell(source, (1, 0))), np.float32)
+    np.testing.assert_array_equal(np.asarray(ctx.dense(scalar)), _expected_cell(STATE, LAYOUT, (1, 0)))
+
+
+def test_dense_passes_dense_values_through():
+    ctx = _context()
+    array = jnp.ones((2, 3, 4), jnp.int32)
+    assert ctx.dense(Dense(array)) is array
+    assert ctx.dense(Dense(array), jnp.float32).dtype == jnp.float32
+    assert Dense(array).window_shape(2) == (4,)
+
+
+# ----------------------------------------------------------------------------- window_grid
+
+
+@pytest.mark.parametrize("relative", [False, True])
+@pytest.mark.parametrize("kernel", [(3, 4), (1, 5), (2, 2)])
+def test_window_grid_offsets(kernel, relative):
+    geometry = resolve_geometry((6, 7), kernel, 1, "same")
+    state = pad_state(jnp.asarray(STATE), geometry)
+    grid = window_grid(state, geometry, relative)
+    assert grid.shape == kernel and grid.dtype == state.dtype and grid.all_cells()
+    assert len({id(e.source) for e in grid.entries.flat}) == 1
+    assert grid.entries.flat[0].source.base is state
+    centre = geometry.center
+    for index in np.ndindex(*kernel):
+        expected = tuple((t + c) % k for t, c, k in zip(index, centre, kernel)) if relative else index
+        assert grid.entries[index].offset == expected
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=(3, 3), padding="same"),
+        dict(kernel_size=(2, 4), strides=(2, 3), padding=((1, 2), (-1, 3))),
+        dict(kernel_size=(4, 1), strides=(1, 2), padding="valid"),
+    ],
+    ids=["same", "strided-cropped", "valid"],
+)
+@pytest.mark.parametrize("relative", [False, True])
+def test_dense_window_grid_is_the_patches(kw, relative):
+    """Materialising the patch gives the reference's patches (SPEC §1.3-1.4)."""
+    x = mat(6, 7)
+    geometry = resolve_geometry(x.shape, kw["kernel_size"], kw.get("strides", 1), kw["padding"])
+    ctx = Context(geometry.layout, unroll_limit=256)
+    got = ctx.dense(window_grid(pad_state(x, geometry), geometry, relative))
+    np.testing.assert_array_equal(np.asarray(got), kmap_reference(x, lambda v: v, relative=relative, **kw))
+    assert ctx.reads == set(np.ndindex(*geometry.kernel))
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def test_tree_reduce_is_a_balanced_pairwise_reduction():
+    assert tree_reduce(lambda a, b: f"({a}{b})", list("abcde")) == "(((ab)(cd))e)"
+    assert tree_reduce(lambda a, b: f"({a}{b})", list("abcd")) == "((ab)(cd))"
+    assert tree_reduce(lambda a, b: a + b, [3]) == 3
+
+
+def test_object_array():
+    filled = object_array((2, 3), "x")
+    assert filled.dtype == object and filled.shape == (2, 3) and set(filled.flat) == {"x"}
+    assert all(e is None for e in object_array((2,)).flat)
+    assert object_array((), 5)[()] == 5
