@@ -346,8 +346,8 @@ def primitive_names(fn, *args) -> set:
 
 def largest_intermediate(fn, *args) -> int:
     """Element count of the largest array produced by an equation of ``jax.make_jaxpr(fn)(*args)``."""
-    sizes = [math.prod(getattr(v.aval, "shape", ())) for e in jaxpr_equations(jax.make_jaxpr(fn)(*args)) for v in e.outvars]
-    return max(sizes, default=0)
+    jaxpr = jax.make_jaxpr(fn)(*args)
+    return max((math.prod(getattr(v.aval, "shape", ())) for e in jaxpr_equations(jaxpr) for v in e.outvars), default=0)
 
 
 # ---------------------------------------------------------------------------
