@@ -148,8 +148,8 @@ class _GatherContext(Context):
         if key not in self._slices:
             self.reads.add(cell.offset)
             index = self._starts + jnp.asarray(cell.offset, self._starts.dtype)[None, :]
-            gathered = cell.source.array[tuple(index[:, d] for d in range(index.shape[1]))]
-            self._slices[key] = (gathered, cell.source)
+            gathered = cell.source.base[tuple(index[:, d] for d in range(index.shape[1]))]
+            self._slices[key] = (cell.source.read(gathered), cell.source)
         return self._slices[key][0]
 
     def region(self, array, corner, shape):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -53,18 +54,52 @@ def _axis_window(ndim: int, axis: int, size: int) -> tuple[int, ...]:
     return tuple(size if d == axis else 1 for d in range(ndim))
 
 
-def _box_reduce(ctx: Context, name: str, array, corner, shape):
-    region = ctx.region(array, corner, shape)
+def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarray | None = None, pre=None):
+    """Reduce (or correlate with ``taps``) windows of ``k`` cells along ``axis``, with a stride (VALID).
+
+    Up to ``_TAPS_UNROLL`` cells the pass is a tree of strided slices, which XLA
+    fuses with whatever produced ``region`` (padding, a dtype conversion), so
+    nothing but the pass's output is materialised; longer windows use
+    ``lax.reduce_window`` (or a 1-D convolution for varying taps). ``pre`` (a
+    source's lazy transform) is applied to each slice, or to ``region`` first
+    when the pass does not slice.
+    """
+    ndim = region.ndim
+    dtype = region.dtype if pre is None else jax.eval_shape(pre, region).dtype
+    uniform = taps is None or bool(np.all(taps == taps[0]))
+    scale = None if taps is None or not uniform or taps[0] == 1 else np.asarray(taps[0], dtype)
+    n_out = (region.shape[axis] - k) // stride + 1
+    if k <= _TAPS_UNROLL:
+        def cell(j):
+            sl = lax.slice_in_dim(region, j, j + (n_out - 1) * stride + 1, stride, axis)
+            sl = sl if pre is None else pre(sl)
+            return sl if uniform else sl * np.asarray(taps[j], dtype)
+
+        out = tree_reduce(_OPS[name], [cell(j) for j in range(k) if uniform or taps[j] != 0] or [cell(0)])
+    elif pre is not None:
+        return _axis_pass(pre(region), axis, k, stride, name, taps)
+    elif uniform:
+        window, strides = _axis_window(ndim, axis, k), _axis_window(ndim, axis, stride)
+        out = lax.reduce_window(region, _init(name, dtype), _OPS[name], window, strides, "VALID")
+    else:
+        moved = jnp.moveaxis(region, axis, -1)
+        lhs = moved.reshape((-1, 1, moved.shape[-1]))
+        conv = lax.conv_general_dilated(lhs, np.asarray(taps, dtype)[None, None], (stride,), "VALID")
+        return jnp.moveaxis(conv.reshape(moved.shape[:-1] + (n_out,)), -1, axis)
+    return out if scale is None else out * scale
+
+
+def _passes(ctx: Context, source, corner, shape, name: str, factors=None):
+    """Separable passes over the region of ``source`` holding every window's box."""
+    region = ctx.region(source.base, corner, shape)
     if region is None:
         return None
-    ndim = region.ndim
-    init = _init(name, region.dtype)
+    pre = source.read
     for axis, (k, s) in enumerate(zip(shape, ctx.layout.strides)):
-        if k > 1 or s > 1:
-            region = lax.reduce_window(
-                region, init, _OPS[name], _axis_window(ndim, axis, k), _axis_window(ndim, axis, s), "VALID"
-            )
-    return region
+        taps = None if factors is None else factors[axis]
+        if k > 1 or s > 1 or taps is not None:
+            region, pre = _axis_pass(region, axis, k, s, name, taps, pre), None
+    return region if pre is None else pre(region)
 
 
 def separable_factors(weights: np.ndarray) -> list[np.ndarray] | None:
@@ -89,42 +124,17 @@ def separable_factors(weights: np.ndarray) -> list[np.ndarray] | None:
     return factors
 
 
-def _correlate_axis(region, axis: int, taps: np.ndarray, stride: int):
-    """1-D correlation along ``axis`` with known taps and a stride (VALID)."""
-    ndim, k = region.ndim, len(taps)
-    dtype = region.dtype
-    if np.all(taps == taps[0]):
-        summed = lax.reduce_window(region, np.array(0, dtype), lax.add, _axis_window(ndim, axis, k), _axis_window(ndim, axis, stride), "VALID")
-        return summed if taps[0] == 1 else summed * np.asarray(taps[0], dtype)
-    n_out = (region.shape[axis] - k) // stride + 1
-    if k <= _TAPS_UNROLL:
-        def tap(j):
-            sl = lax.slice_in_dim(region, j, j + (n_out - 1) * stride + 1, stride, axis)
-            return sl * np.asarray(taps[j], dtype)
-
-        return tree_reduce(lax.add, [tap(j) for j in range(k) if taps[j] != 0] or [tap(0)])
-    moved = jnp.moveaxis(region, axis, -1)
-    lhs = moved.reshape((-1, 1, moved.shape[-1]))
-    out = lax.conv_general_dilated(lhs, np.asarray(taps, dtype)[None, None], (stride,), "VALID")
-    return jnp.moveaxis(out.reshape(moved.shape[:-1] + (n_out,)), -1, axis)
-
-
-def _correlate(ctx: Context, array, corner, shape, weights):
-    region = ctx.region(array, corner, shape)
+def _correlate(ctx: Context, source, corner, shape, weights):
+    """``sum(cells * weights)`` over every window's box: separable passes or a convolution."""
+    factors = separable_factors(weights) if isinstance(weights, np.ndarray) else None
+    if factors is not None:
+        return _passes(ctx, source, corner, shape, "reduce_sum", factors)
+    region = ctx.region(source.base, corner, shape)
     if region is None:
         return None
-    strides = ctx.layout.strides
-    if not isinstance(weights, np.ndarray):
-        w = jnp.asarray(weights, region.dtype)
-        out = lax.conv_general_dilated(region[None, None], w[None, None], strides, "VALID")
-        return out[0, 0]
-    factors = separable_factors(weights)
-    if factors is None:
-        out = lax.conv_general_dilated(region[None, None], np.asarray(weights, region.dtype)[None, None], strides, "VALID")
-        return out[0, 0]
-    for axis, taps in enumerate(factors):
-        region = _correlate_axis(region, axis, taps, strides[axis])
-    return region
+    region = source.read(region)
+    w = jnp.asarray(weights, region.dtype)
+    return lax.conv_general_dilated(region[None, None], w[None, None], ctx.layout.strides, "VALID")[0, 0]
 
 
 def _weights(group: Sequence[Scaled], corner, shape):
@@ -147,14 +157,14 @@ def _reduce_group(ctx: Context, name: str, group: list) -> Any:
     if all(isinstance(e, Cell) for e in group) and name in _OPS:
         sources = {id(e.source) for e in group}
         found = box([e.offset for e in group]) if len(sources) == 1 else None
-        return None if found is None else _box_reduce(ctx, name, group[0].source.array, *found)
+        return None if found is None else _passes(ctx, group[0].source, *found, name)
     if name == "reduce_sum" and all(isinstance(e, Scaled) for e in group):
         if len({id(e.cell.source) for e in group}) != 1 or len({id(e.weights) for e in group}) != 1:
             return None
         found = box([e.cell.offset for e in group])
         if found is None:
             return None
-        return _correlate(ctx, group[0].cell.source.array, *found, _weights(group, *found))
+        return _correlate(ctx, group[0].cell.source, *found, _weights(group, *found))
     return None
 
 

@@ -82,11 +82,20 @@ def _single_source(grid: Grid) -> Source | None:
     return next(iter(sources.values())) if len(sources) == 1 else None
 
 
-def _source_level(ctx: Context, eqn, values, shape) -> Grid | None:
-    """Apply the op once to whole sources when every grid operand reads the same cells.
+# elementwise ops cheap enough to recompute for every (window, cell) they are read in
+_CHEAP = {
+    "abs", "add", "and", "ceil", "clamp", "convert_element_type", "copy", "copy_p", "eq", "floor", "ge", "gt",
+    "le", "lt", "max", "min", "mul", "ne", "neg", "not", "or", "round", "select_n", "sign", "square", "sub", "xor",
+}
 
-    ``f(x)`` on all cells of a patch equals the cells of ``f(state)``, which costs
-    one evaluation per input cell instead of one per (window, cell).
+
+def _source_level(ctx: Context, eqn, values, shape) -> Grid | None:
+    """Apply the op to whole sources when every grid operand reads the same cells.
+
+    ``f(x)`` on all cells of a patch equals the cells of ``f(state)``. Cheap ops
+    stay lazy (applied to whatever is read, so they fuse into the consumer);
+    expensive ones are applied once to the whole array, which costs one
+    evaluation per input cell instead of one per (window, cell).
     """
     grids = [v for v in values if isinstance(v, Grid)]
     if any(isinstance(v, Uniform) and v.shape != () for v in values):
@@ -96,17 +105,22 @@ def _source_level(ctx: Context, eqn, values, shape) -> Grid | None:
     if any(s is None for s in sources) or any(g.shape != shape for g in grids):
         return None
     offsets = [e.offset for e in first.entries.flat]
-    for g in grids[1:]:
-        if [e.offset for e in g.entries.flat] != offsets:
-            return None
-    state_size = int(np.prod(sources[0].array.shape))
-    if first.size * int(np.prod(ctx.out_shape)) < state_size:
-        return None  # strided sparse reads: per-entry evaluation is cheaper
-    if len({s.array.shape for s in sources}) > 1:
+    if any([e.offset for e in g.entries.flat] != offsets for g in grids[1:]):
         return None
-    it = iter(sources)
-    args = [next(it).array if isinstance(v, Grid) else v.value for v in values]
-    source = Source(_bind_elementwise(eqn, args))
+    if len({id(s.base) for s in sources}) > 1:
+        return None
+
+    def transform(piece):
+        it = iter(sources)
+        return _bind_elementwise(eqn, [next(it).read(piece) if isinstance(v, Grid) else v.value for v in values])
+
+    base = sources[0].base
+    if eqn.primitive.name in _CHEAP:
+        source = Source(base, transform)
+    elif first.size * int(np.prod(ctx.out_shape)) >= int(np.prod(base.shape)):
+        source = Source(transform(base))
+    else:
+        return None  # strided sparse reads: per-entry evaluation is cheaper
     entries = object_array(shape)
     for idx in np.ndindex(*shape):
         entries[idx] = Cell(source, first.entries[idx].offset)

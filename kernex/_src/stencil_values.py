@@ -39,16 +39,23 @@ def is_concrete(value: Any) -> bool:
 
 
 class Source:
-    """A whole array in state coordinates that window cells are sliced from.
+    """An array in state coordinates that window cells are read from, through an optional lazy transform.
 
-    ``array[c]`` holds the value of state cell ``c`` (for derived sources: of a
-    function of the cells starting at ``c``).
+    State cell ``c`` holds ``transform(base)[c]``. ``transform`` is elementwise
+    and is applied to what is read (a slice, a region), never to the whole
+    base: cheap ops such as a dtype conversion then fuse into their consumers
+    instead of materialising a converted copy of the input.
     """
 
-    __slots__ = ("array",)
+    __slots__ = ("base", "transform")
 
-    def __init__(self, array: jax.Array):
-        self.array = array
+    def __init__(self, base: jax.Array, transform: Any = None):
+        self.base = base
+        self.transform = transform
+
+    def read(self, piece: jax.Array) -> jax.Array:
+        """Apply the transform to a piece of ``base``."""
+        return piece if self.transform is None else self.transform(piece)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -155,7 +162,10 @@ class Context:
             lay = self.layout
             start = [o + c for o, c in zip(lay.origin, cell.offset)]
             limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, lay.out_shape, lay.strides)]
-            self._slices[key] = (lax.slice(cell.source.array, start, limit, lay.strides), cell.source)
+            base = cell.source.base
+            whole = all(st == 0 and li == n for st, li, n in zip(start, limit, base.shape)) and set(lay.strides) <= {1}
+            piece = base if whole else lax.slice(base, start, limit, lay.strides)
+            self._slices[key] = (cell.source.read(piece), cell.source)
         return self._slices[key][0]
 
     def scalar(self, uniform: Uniform, index: tuple[int, ...]) -> Any:
