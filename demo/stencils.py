@@ -19,11 +19,12 @@ import numpy as np  # noqa: E402
 import kernex  # noqa: E402
 
 
-def linear_convection(nt: int = 151, nx: int = 51, tmax: float = 0.5, xmax: float = 2.0, c: float = 0.5):
-    """The seed's 1-D linear convection solved with kscan (rows = time steps)."""
+def convection_kernel(nt: int, nx: int, tmax: float, xmax: float, c: float, schedule: str = "auto") -> kernex.kscan:
+    """The seed's kscan for 1-D linear convection on an ``(nt, nx)`` grid (rows = time steps)."""
     dt, dx = tmax / (nt - 1), xmax / (nx - 1)
-    u = np.ones([nt, nx])
-    F = kernex.kscan(kernel_size=(3, 3), padding=((1, 1), (1, 1)), named_axis={0: "n", 1: "i"}, relative=True)
+    F = kernex.kscan(
+        kernel_size=(3, 3), padding=((1, 1), (1, 1)), named_axis={0: "n", 1: "i"}, relative=True, schedule=schedule
+    )
 
     def bc(u):
         return 1
@@ -41,7 +42,12 @@ def linear_convection(nt: int = 151, nx: int = 51, tmax: float = 0.5, xmax: floa
     F[:, : int((nx - 1) / 4) + 1] = F[:, int((nx - 1) / 2) :] = ic1
     F[0:1, int((nx - 1) / 4) + 1 : int((nx - 1) / 2)] = ic2
     F[1:, 1:-1] = step
-    return F(jnp.array(u))
+    return F
+
+
+def linear_convection(nt: int = 151, nx: int = 51, tmax: float = 0.5, xmax: float = 2.0, c: float = 0.5):
+    """The seed's 1-D linear convection solved with kscan (rows = time steps)."""
+    return convection_kernel(nt, nx, tmax, xmax, c)(jnp.array(np.ones([nt, nx])))
 
 
 def run(out_dir: pathlib.Path) -> None:

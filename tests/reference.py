@@ -21,7 +21,7 @@ shared by the property tests of ``test_kmap.py``/``test_kscan.py``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.extend
@@ -326,6 +326,15 @@ def check_transformations(F, reference, x, arg, b):
     batched = jax.jit(jax.vmap(lambda a: F(x, a, b=b)))(args)
     for i in range(len(args)):
         np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(F(x, args[i], b=b)), rtol=1e-6)
+
+
+def seed_laplacian(x):
+    """The seed's Laplacian window function (``relative=True``; zero-weight corners included)."""
+    return (
+        0 * x[1, -1] + 1 * x[1, 0] + 0 * x[1, 1]
+        + 1 * x[0, -1] + -4 * x[0, 0] + 1 * x[0, 1]
+        + 0 * x[-1, -1] + 1 * x[-1, 0] + 0 * x[-1, 1]
+    )  # fmt: skip
 
 
 def jaxpr_equations(jaxpr):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks import harness, suite_kmap, suite_treeclass
+from benchmarks import harness, suite_kmap, suite_kscan, suite_treeclass
 from benchmarks.harness import HAND, KMAP, NATIVE, NUMPY, Impl, Target, Workload
 
 
@@ -136,3 +136,21 @@ def test_treeclass_suite_quick():
         assert _positive(row["median_us"]) and _positive(row["min_us"]) and row["min_us"] <= row["median_us"]
         assert row["ratio_vs_equinox"] is None or _positive(row["ratio_vs_equinox"])
         assert f"| {row['op']} | {row['variant']} |" in result["markdown"]
+
+
+def test_kscan_suite_quick():
+    """Issue 4 workloads: every implementation agrees with the hand-written scan and the targets are computed."""
+    result = suite_kscan.run(quick=True)
+    expected = {(w.name, i.name) for w in suite_kscan.workloads(quick=True) for i in w.impls}
+    assert sorted((r["workload"], r["implementation"]) for r in result["rows"]) == sorted(expected)
+    names = " ".join(w.name for w in suite_kscan.workloads(quick=True))
+    assert "linear convection" in names and "Gauss-Seidel" in names
+    for row in result["rows"]:
+        where = (row["workload"], row["implementation"])
+        assert row["agreed"] is True and row["error"] is None, where
+        assert _positive(row["median_ms"]) and row["min_ms"] <= row["median_ms"], where
+        if row["kind"] == KMAP:
+            criteria = {c["criterion"]: c for c in row["checks"]}
+            assert criteria["compile"]["unit"] == "s" and criteria["compile"]["limit"] == 2.0, where
+            assert row["met"] == all(c["met"] for c in row["checks"]), where
+            assert f"| {row['workload']} | {row['implementation']} | {row['kind']} |" in result["markdown"]

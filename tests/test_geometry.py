@@ -1,6 +1,5 @@
 """Unit tests of ``kernex._src.geometry`` (SPEC §1.2-1.3)."""
 
-import numpy as np
 import pytest
 from hypothesis import given
 

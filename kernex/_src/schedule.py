@@ -41,8 +41,8 @@ __all__ = ["SCHEDULES", "Plan", "read_offsets", "choose_plan"]
 
 SCHEDULES = ("auto", "parallel", "rows", "wavefront", "sequential")
 
-# a wavefront step gathers its windows; prefer it to a block schedule only when
-# it needs clearly fewer sequential steps
+# a wavefront step gathers its windows; on accelerators prefer it to a block
+# schedule only when it needs clearly fewer sequential steps
 _WAVEFRONT_ADVANTAGE = 4
 
 
@@ -159,7 +159,9 @@ def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
         return Plan("wavefront", ndim, pi=pi)
     lead = next(m for m in range(ndim + 1) if block_conflict(geometry, reads, m) is None)
     block = Plan("block", ndim, lead)
-    if lead <= 1:
+    if lead <= 1 or jax.default_backend() == "cpu":
+        # on CPU a scan step costs a few nanoseconds, while a wavefront step gathers and
+        # scatters its windows: the cell-by-cell block schedule is faster (measured 3-6x)
         return block
     pi = wavefront(geometry, reads)
     if pi is not None:
