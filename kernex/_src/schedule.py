@@ -73,7 +73,8 @@ def read_offsets(jaxprs: Sequence, geometry: Geometry, relative: bool, dtype) ->
         patch = window_grid(window, geometry, relative)
         for closed in jaxprs:
             ctx = Context(layout, unroll_limit=np.iinfo(np.int32).max)
-            interpreter.evaluate(closed.jaxpr, closed.consts, [patch], ctx)
+            (out,) = interpreter.evaluate(closed.jaxpr, closed.consts, [patch], ctx)
+            ctx.dense(out)  # an output that is a cell itself is only read when materialised
             reads.update(ctx.reads)
         return 0
 
