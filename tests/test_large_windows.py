@@ -192,20 +192,26 @@ def _box_cases():
             yield pytest.param(size, reduction, padding, strides, id=f"{size}-{reduction}-{padding}-{strides}")
 
 
+def check_kmap(f, kw, x):
+    """``kmap(**kw)(f)`` vs the vectorised reference under jit: values and the gradient w.r.t. ``x``."""
+    apply = kernex.kmap(**kw)(f)
+    got, grads = _values_and_grads(apply, x)
+    expected, expected_grads = _values_and_grads(lambda x: kmap_reference_vectorized(x, f, **kw), x)
+    _close(got, expected)
+    _close(grads, expected_grads)
+    return apply, expected
+
+
 @pytest.mark.parametrize("size, reduction, padding, strides", list(_box_cases()))
 def test_box_reductions(request, size, reduction, padding, strides):
     shape, kernel = _size(request, size)
     kw = dict(kernel_size=kernel, strides=strides, padding=padding)
     f = REDUCTIONS[reduction]
     x = random_array(0, shape, np.float32)
-    apply = kernex.kmap(**kw)(f)
-    got, grads = _values_and_grads(apply, x)
-    expected, expected_grads = _values_and_grads(lambda x: kmap_reference_vectorized(x, f, **kw), x)
-    _close(got, expected)
-    _close(grads, expected_grads)
+    apply, expected = check_kmap(f, kw, x)
     # separable passes over the boxes: no gather, no convolution, no patch tensor
     assert not primitive_names(jax.jit(apply), x) & {"gather", "conv_general_dilated"}
-    assert_no_patch_tensor(apply, x, kernel, got.shape)
+    assert_no_patch_tensor(apply, x, kernel, expected.shape)
 
 
 def test_vectorized_reference_agrees_with_the_loop_on_a_large_window():
@@ -263,11 +269,7 @@ def test_weighted_sum_with_constant_weights(request, size, kind, padding, stride
     f = lambda v: jnp.sum(v * W)  # noqa: E731  (W: a concrete uniform)
     kw = dict(kernel_size=kernel, strides=strides, padding=padding)
     x = random_array(2, shape, np.float32)
-    apply = kernex.kmap(**kw)(f)
-    got, grads = _values_and_grads(apply, x)
-    expected, expected_grads = _values_and_grads(lambda x: kmap_reference_vectorized(x, f, **kw), x)
-    _close(got, expected)
-    _close(grads, expected_grads)
+    apply, expected = check_kmap(f, kw, x)
     _close(apply(x), expected)  # eagerly too
     names = primitive_names(jax.jit(apply), x)
     assert "gather" not in names
@@ -315,12 +317,7 @@ def test_more_than_64_taps_per_axis(shape, kernel):
     W = _outer(*[_gauss(k, k / 6) for k in kernel]).astype(np.float32)
     f = lambda v: jnp.sum(v * W)  # noqa: E731
     kw = dict(kernel_size=kernel, strides=2, padding="same")
-    x = random_array(7, shape, np.float32)
-    apply = kernex.kmap(**kw)(f)
-    got, grads = _values_and_grads(apply, x)
-    expected, expected_grads = _values_and_grads(lambda x: kmap_reference_vectorized(x, f, **kw), x)
-    _close(got, expected)
-    _close(grads, expected_grads)
+    check_kmap(f, kw, x=random_array(7, shape, np.float32))
 
 
 def test_the_seed_average_blur_25x25_is_a_box_filter():
@@ -431,11 +428,7 @@ def test_derived_sources_and_partial_boxes(request, size):
             - (jnp.min(v[:, ::2]) if size == "small" else 0.0)
         )
 
-    apply = kernex.kmap(**kw)(f)
-    got, grads = _values_and_grads(apply, x)
-    expected, expected_grads = _values_and_grads(lambda x: kmap_reference_vectorized(x, f, **kw), x)
-    _close(got, expected)
-    _close(grads, expected_grads)
+    check_kmap(f, kw, x)
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ import pytest
 from jax import lax
 
 import kernex
-from kernex._src import interpreter, lowering
+from kernex._src import lowering
 from reference import kmap_reference, kmap_reference_vectorized, random_array
 
 SAME3 = dict(kernel_size=(3, 3), padding="same")
@@ -276,20 +276,6 @@ def unroll_limit(request, monkeypatch):
     if request.param == "limit-2":
         monkeypatch.setattr(lowering, "UNROLL_LIMIT", 2)
     return lowering.UNROLL_LIMIT
-
-
-@pytest.fixture
-def fallback_log(monkeypatch):
-    """Names of the primitives evaluated by the vmap fallback."""
-    log: list[str] = []
-    original = interpreter.fallback
-
-    def spy(ctx, eqn, values):
-        log.append(eqn.primitive.name)
-        return original(ctx, eqn, values)
-
-    monkeypatch.setattr(interpreter, "fallback", spy)
-    return log
 
 
 # ----------------------------------------------------------------------------- the matrix

@@ -32,6 +32,7 @@ from reference import (
     property_settings,
     random_array,
     resolve,
+    seed_laplacian,
 )
 
 
@@ -78,14 +79,6 @@ def gauss_seidel(v):
 
 def laplacian_5(x):
     return x[1, 0] + x[0, -1] - 4 * x[0, 0] + x[0, 1] + x[-1, 0]
-
-
-def seed_laplacian(x):
-    return (
-        0 * x[1, -1] + 1 * x[1, 0] + 0 * x[1, 1]
-        + 1 * x[0, -1] + -4 * x[0, 0] + 1 * x[0, 1]
-        + 0 * x[-1, -1] + 1 * x[-1, 0] + 0 * x[-1, 1]
-    )  # fmt: skip
 
 
 def dead_code(x):
