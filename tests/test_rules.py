@@ -330,3 +330,28 @@ def test_relu_gradient_at_zero_uses_the_custom_rule(unroll_limit, relative):
     slope = np.where(np.asarray(x) > 0, 1.0, np.where(np.asarray(x) < 0, 0.0, at_zero))
     np.testing.assert_allclose(np.asarray(grad), slope * (1 + member))
     np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(lambda x: f(x).sum()))(x)), slope * (1 + member))
+
+
+# ----------------------------------------------------------------------------- cells no window reads
+
+
+@pytest.mark.parametrize(
+    "kw, x",
+    [
+        (dict(kernel_size=(3,), padding=((-1, -1),)), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0]),  # cropped cells
+        (dict(kernel_size=(3,), strides=2), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 0.0]),  # last cell after the windows
+        (dict(kernel_size=(3, 3), strides=2), np.pad(np.arange(1.0, 26.0).reshape(5, 5), ((0, 1), (0, 1)))),
+    ],
+    ids=["negative-padding", "strided-valid", "strided-valid-2d"],
+)
+@pytest.mark.parametrize("name", ["sqrt", "log", "reciprocal"])
+def test_gradient_is_zero_on_cells_no_window_reads(kw, x, name):
+    """Input cells outside every window get a zero gradient, even where the window function's derivative
+    is infinite (sqrt, log, 1/x at 0): an elementwise op evaluated on the whole input must not leak
+    ``0 * inf = nan`` into them."""
+    g = {"sqrt": jnp.sqrt, "log": jnp.log, "reciprocal": lambda t: 1.0 / t}[name]
+    f = lambda v: jnp.sum(g(v))  # noqa: E731
+    x = jnp.asarray(x, jnp.float32)
+    got = jax.grad(lambda x: kernex.kmap(**kw)(f)(x).sum())(x)
+    expected = jax.grad(lambda x: kmap_reference_vectorized(x, f, **kw).sum())(x)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6)
