@@ -186,9 +186,9 @@ def _values_and_grads(fn, x, *args, argnums=0):
 
 def _box_cases():
     """Every reduction x padding x stride on small windows; on 17x17 windows max/min (whose gradients
-    compile slowly) only with two paddings."""
+    compile slowly) only with 'same' padding."""
     for size, reduction, padding, strides in itertools.product(SIZES, REDUCTIONS, PADDINGS, [1, (2, 3)]):
-        if size == "small" or reduction in ("mean", "sum") or padding in ("same", ((-2, 1), (3, -1))):
+        if size == "small" or reduction in ("mean", "sum") or padding == "same":
             yield pytest.param(size, reduction, padding, strides, id=f"{size}-{reduction}-{padding}-{strides}")
 
 
