@@ -113,18 +113,21 @@ def _run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
     table = jnp.asarray(cases.table.reshape((len(patterns),) + (1,) * m + trail_out))
     starts = np.asarray(g.origin[:m], np.int32) + lead.astype(np.int32) * np.asarray(g.strides[:m], np.int32)
     zero = jnp.zeros((), x.dtype)
+    contiguous = all(s == 1 for s in g.strides[m:])
 
     def step(state, xs):
         start, pattern = xs
         corner = tuple(start) + (0,) * (ndim - m)
         slab = lax.dynamic_slice(state, corner, slab_shape) if m else state
         ctx = Context(layout, lowering.UNROLL_LIMIT)
-        which = lax.dynamic_index_in_dim(table, pattern, keepdims=False)
+        which = table[0] if len(patterns) == 1 else lax.dynamic_index_in_dim(table, pattern, keepdims=False)
         value = cases.select(ctx, window_grid(slab, g, relative), jaxprs, which, x.dtype)
-        anchor = tuple(s + c for s, c in zip(start, g.center[:m])) + (0,) * (ndim - m)
-        row = lax.dynamic_slice(state, anchor, row_shape) if m else state
+        anchor = tuple(s + c for s, c in zip(start, g.center[:m]))
+        if contiguous:  # the anchors of a block form a box: write the values straight in
+            return lax.dynamic_update_slice(state, value, anchor + tuple(first_anchor)), None
+        row = lax.dynamic_slice(state, anchor + (0,) * (ndim - m), row_shape) if m else state
         new_row = jnp.where(anchor_row, lax.pad(value, zero, placement), row)
-        return (lax.dynamic_update_slice(state, new_row, anchor) if m else new_row), None
+        return (lax.dynamic_update_slice(state, new_row, anchor + (0,) * (ndim - m)) if m else new_row), None
 
     state = lowering.pad_state(x, g)
     if m == 0:
