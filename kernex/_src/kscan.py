@@ -150,13 +150,17 @@ class _GatherContext(Context):
         key = (id(cell.source), cell.offset)
         if key not in self._slices:
             self.reads.add(cell.offset)
-            index = self._starts + jnp.asarray(cell.offset, self._starts.dtype)[None, :]
+            offset = np.asarray(cell.offset) - np.asarray(cell.source.shift)
+            index = self._starts + jnp.asarray(offset, self._starts.dtype)[None, :]
             gathered = cell.source.base[tuple(index[:, d] for d in range(index.shape[1]))]
             self._slices[key] = (cell.source.read(gathered), cell.source)
         return self._slices[key][0]
 
-    def region(self, array, corner, shape):
+    def region(self, source, corner, shape):
         return None  # large-window plans need slices; they fall back to per-window evaluation
+
+    def materialize(self, source, transform, corner, shape):
+        return None  # windows are scattered: evaluate per window instead
 
 
 def _run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):

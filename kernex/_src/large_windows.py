@@ -25,7 +25,15 @@ from kernex._src.stencil_values import Cell, Context, Scaled, object_array, tree
 __all__ = ["reduce_boxes", "box", "separable_factors"]
 
 _TAPS_UNROLL = 64
-_OPS = {"reduce_sum": lax.add, "reduce_max": lax.max, "reduce_min": lax.min}
+# reductions that are separable over a box (associative and commutative)
+_OPS = {
+    "reduce_sum": lax.add,
+    "reduce_prod": lax.mul,
+    "reduce_max": lax.max,
+    "reduce_min": lax.min,
+    "reduce_or": lax.bitwise_or,
+    "reduce_and": lax.bitwise_and,
+}
 
 
 def box(offsets: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -39,11 +47,12 @@ def box(offsets: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], tuple[int,
 
 
 def _init(name: str, dtype: Any) -> Any:
+    """The identity of the reduction ``name`` in ``dtype``."""
     dtype = np.dtype(dtype)
-    if name == "reduce_sum":
-        return np.array(0, dtype)
+    if name in ("reduce_sum", "reduce_prod"):
+        return np.array(int(name == "reduce_prod"), dtype)
     if dtype == np.bool_:
-        return np.array(name == "reduce_min")
+        return np.array(name in ("reduce_min", "reduce_and"))
     if np.issubdtype(dtype, np.inexact):
         return np.array(-np.inf if name == "reduce_max" else np.inf, dtype)
     info = np.iinfo(dtype)
@@ -91,7 +100,7 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
 
 def _passes(ctx: Context, source, corner, shape, name: str, factors=None):
     """Separable passes over the region of ``source`` holding every window's box."""
-    region = ctx.region(source.base, corner, shape)
+    region = ctx.region(source, corner, shape)
     if region is None:
         return None
     pre = source.read
@@ -124,12 +133,17 @@ def separable_factors(weights: np.ndarray) -> list[np.ndarray] | None:
     return factors
 
 
-def _correlate(ctx: Context, source, corner, shape, weights):
-    """``sum(cells * weights)`` over every window's box: separable passes or a convolution."""
-    factors = separable_factors(weights) if isinstance(weights, np.ndarray) else None
+def _correlate(ctx: Context, source, corner, shape, weights, dtype):
+    """``sum(cells * weights)`` over every window's box: separable passes or a convolution.
+
+    Separable factors are fractions of the weights, so integer sums use the
+    (exact) convolution instead.
+    """
+    separable = isinstance(weights, np.ndarray) and np.issubdtype(dtype, np.inexact)
+    factors = separable_factors(weights) if separable else None
     if factors is not None:
         return _passes(ctx, source, corner, shape, "reduce_sum", factors)
-    region = ctx.region(source.base, corner, shape)
+    region = ctx.region(source, corner, shape)
     if region is None:
         return None
     region = source.read(region)
@@ -153,7 +167,7 @@ def _weights(group: Sequence[Scaled], corner, shape):
     return jnp.reshape(weights.value, (-1,))[flat_index]
 
 
-def _reduce_group(ctx: Context, name: str, group: list) -> Any:
+def _reduce_group(ctx: Context, name: str, group: list, dtype: Any) -> Any:
     if all(isinstance(e, Cell) for e in group) and name in _OPS:
         sources = {id(e.source) for e in group}
         found = box([e.offset for e in group]) if len(sources) == 1 else None
@@ -164,7 +178,7 @@ def _reduce_group(ctx: Context, name: str, group: list) -> Any:
         found = box([e.cell.offset for e in group])
         if found is None:
             return None
-        return _correlate(ctx, group[0].cell.source, *found, _weights(group, *found))
+        return _correlate(ctx, group[0].cell.source, *found, _weights(group, *found), dtype)
     return None
 
 
@@ -172,7 +186,7 @@ def reduce_boxes(ctx: Context, name: str, moved: np.ndarray, dtype: Any) -> np.n
     """Reduce the last axis of ``moved`` (entry groups) with box plans, or None if one does not apply."""
     out = object_array(moved.shape[:-1])
     for idx in np.ndindex(*moved.shape[:-1]):
-        reduced = _reduce_group(ctx, name, list(moved[idx]))
+        reduced = _reduce_group(ctx, name, list(moved[idx]), dtype)
         if reduced is None:
             return None
         out[idx] = reduced.astype(dtype)

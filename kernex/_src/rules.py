@@ -107,20 +107,23 @@ def _source_level(ctx: Context, eqn, values, shape) -> Grid | None:
     offsets = [e.offset for e in first.entries.flat]
     if any([e.offset for e in g.entries.flat] != offsets for g in grids[1:]):
         return None
-    if len({id(s.base) for s in sources}) > 1:
+    if len({(id(s.base), s.shift) for s in sources}) > 1:
         return None
+    it = iter(sources)
+    parents = [next(it) if isinstance(v, Grid) else None for v in values]
 
     def transform(piece):
-        it = iter(sources)
-        return _bind_elementwise(eqn, [next(it).read(piece) if isinstance(v, Grid) else v.value for v in values])
+        return _bind_elementwise(eqn, [v.value if p is None else p.read(piece) for v, p in zip(values, parents)])
 
-    base = sources[0].base
     if eqn.primitive.name in _CHEAP:
-        source = Source(base, transform)
-    elif first.size * int(np.prod(ctx.out_shape)) >= int(np.prod(base.shape)):
-        source = Source(transform(base))
+        source = Source(sources[0].base, transform, sources[0].shift)
     else:
-        return None  # strided sparse reads: per-entry evaluation is cheaper
+        found = large_windows.box(offsets)
+        if found is None or first.size * int(np.prod(ctx.out_shape)) < int(np.prod(sources[0].base.shape)):
+            return None  # not a box of cells, or strided sparse reads: per-entry evaluation is cheaper
+        source = ctx.materialize(sources[0], transform, *found)
+        if source is None:
+            return None
     entries = object_array(shape)
     for idx in np.ndindex(*shape):
         entries[idx] = Cell(source, first.entries[idx].offset)

@@ -85,7 +85,7 @@ def read_offsets(jaxprs: Sequence, geometry: Geometry, relative: bool, dtype) ->
 def _position_steps(geometry: Geometry, reads) -> list[tuple[int, ...]]:
     """Nonzero position offsets ``q`` such that window ``p`` reads the anchor of ``p + q``."""
     steps = []
-    for j in reads:
+    for j in sorted(reads):
         d = [a - c for a, c in zip(j, geometry.center)]
         if any(dk % s for dk, s in zip(d, geometry.strides)):
             continue
@@ -120,7 +120,8 @@ def wavefront(geometry: Geometry, reads) -> tuple[int, ...] | None:
         if not any(pi):
             continue
         ok = all((np.dot(pi, q) <= -1) if _lex_negative(q) else (np.dot(pi, q) >= 0) for q in steps)
-        count = sum(abs(p) * (n - 1) for p, n in zip(pi, geometry.out_shape)) + 1
+        # fewest steps; among equals prefer normals without negative entries
+        count = (sum(abs(p) * (n - 1) for p, n in zip(pi, geometry.out_shape)) + 1, sum(p < 0 for p in pi))
         if ok and (best_count is None or count < best_count):
             best, best_count = pi, count
     return best
@@ -152,10 +153,12 @@ def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
     if requested == "wavefront":
         pi = wavefront(geometry, reads)
         if pi is None:
+            offsets = sorted(tuple(a - c for a, c in zip(j, geometry.center)) for j in reads)
             raise ValueError(
-                "kscan schedule='wavefront' would change the result: no hyperplane order keeps every read of an "
-                "already-written cell before the reader and every read of a not-yet-written cell after it. "
-                "Use schedule='auto' or schedule='sequential'."
+                f"kscan schedule='wavefront' would change the result: the window functions read the cells at "
+                f"offsets {offsets} from their anchors, and no hyperplane order keeps every read of an "
+                f"already-written cell before the reader and every read of a not-yet-written cell after it. "
+                f"Use schedule='auto' or schedule='sequential'."
             )
         return Plan("wavefront", ndim, pi=pi)
     lead = next(m for m in range(ndim + 1) if block_conflict(geometry, reads, m) is None)

@@ -39,19 +39,21 @@ def is_concrete(value: Any) -> bool:
 
 
 class Source:
-    """An array in state coordinates that window cells are read from, through an optional lazy transform.
+    """An array that window cells are read from, through an optional lazy transform.
 
-    State cell ``c`` holds ``transform(base)[c]``. ``transform`` is elementwise
-    and is applied to what is read (a slice, a region), never to the whole
-    base: cheap ops such as a dtype conversion then fuse into their consumers
-    instead of materialising a converted copy of the input.
+    State cell ``c`` holds ``transform(base)[c - shift]`` (``shift`` is the state
+    coordinate of ``base[0, ...]``; zero for the padded input). ``transform`` is
+    elementwise and is applied to what is read (a slice, a region), never to the
+    whole base: cheap ops such as a dtype conversion then fuse into their
+    consumers instead of materialising a converted copy of the input.
     """
 
-    __slots__ = ("base", "transform")
+    __slots__ = ("base", "transform", "shift")
 
-    def __init__(self, base: jax.Array, transform: Any = None):
+    def __init__(self, base: jax.Array, transform: Any = None, shift: tuple[int, ...] | None = None):
         self.base = base
         self.transform = transform
+        self.shift = (0,) * np.ndim(base) if shift is None else tuple(shift)
 
     def read(self, piece: jax.Array) -> jax.Array:
         """Apply the transform to a piece of ``base``."""
@@ -146,13 +148,29 @@ class Context:
         self._scalars: dict = {}
 
     # -- entries -------------------------------------------------------------------------
-    def region(self, array: jax.Array, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array:
-        """The part of ``array`` holding cells ``corner .. corner + shape - 1`` of every window."""
+    def region(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array | None:
+        """The part of ``source.base`` holding cells ``corner .. corner + shape - 1`` of every window.
+
+        The source's transform is not applied (callers apply ``source.read``).
+        """
         self.reads.update(itertools.product(*(range(c, c + k) for c, k in zip(corner, shape))))
         lay = self.layout
-        start = [o + c for o, c in zip(lay.origin, corner)]
+        start = [o + c - sh for o, c, sh in zip(lay.origin, corner, source.shift)]
         limit = [st + (n - 1) * s + k for st, n, s, k in zip(start, lay.out_shape, lay.strides, shape)]
-        return lax.slice(array, start, limit)
+        return lax.slice(source.base, start, limit)
+
+    def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
+        """``transform`` applied once to the cells that the windows' ``corner + shape`` boxes read.
+
+        Only cells some window reads are transformed (a stride larger than the box
+        leaves gaps: None), so an op with an infinite derivative where no window
+        looks (``sqrt`` of a cropped zero) cannot turn gradients into NaN.
+        """
+        if any(s > k and n > 1 for s, k, n in zip(self.layout.strides, shape, self.out_shape)):
+            return None
+        region = self.region(source, corner, shape)
+        shift = [o + c for o, c in zip(self.layout.origin, corner)]
+        return Source(transform(region), None, shift)
 
     def cell(self, cell: Cell) -> jax.Array:
         """Cell ``cell.offset`` of every window: a strided shifted slice of ``out_shape``."""
@@ -160,9 +178,9 @@ class Context:
         if key not in self._slices:
             self.reads.add(cell.offset)
             lay = self.layout
-            start = [o + c for o, c in zip(lay.origin, cell.offset)]
-            limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, lay.out_shape, lay.strides)]
             base = cell.source.base
+            start = [o + c - sh for o, c, sh in zip(lay.origin, cell.offset, cell.source.shift)]
+            limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, lay.out_shape, lay.strides)]
             whole = all(st == 0 and li == n for st, li, n in zip(start, limit, base.shape)) and set(lay.strides) <= {1}
             piece = base if whole else lax.slice(base, start, limit, lay.strides)
             self._slices[key] = (cell.source.read(piece), cell.source)
