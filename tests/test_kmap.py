@@ -29,19 +29,14 @@ from reference import (
     property_settings,
     random_array,
     resolve,
+    seed_laplacian,
 )
 
 
 # ----------------------------------------------------------------------------- seed examples
 
 
-@kmap(kernel_size=(3, 3), padding="valid", relative=True)
-def laplacian(x):
-    return (
-        0 * x[1, -1] + 1 * x[1, 0] + 0 * x[1, 1]
-        + 1 * x[0, -1] + -4 * x[0, 0] + 1 * x[0, 1]
-        + 0 * x[-1, -1] + 1 * x[-1, 0] + 0 * x[-1, 1]
-    )  # fmt: skip
+laplacian = kmap(kernel_size=(3, 3), padding="valid", relative=True)(seed_laplacian)
 
 
 @kmap(kernel_size=(3, 3), relative=True)

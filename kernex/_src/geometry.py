@@ -43,30 +43,22 @@ def _per_axis(name: str, value: Any, ndim: int, shape: tuple[int, ...]) -> tuple
     return value
 
 
+def _check_ints(name: str, value: Any, accepted: str, minimum: int, allow_minus_one: bool = False) -> None:
+    entries = (value,) if _is_int(value) else value
+    if not isinstance(entries, (tuple, list)) or not all(_is_int(v) for v in entries):
+        raise TypeError(f"`{name}` must be {accepted}; got {value!r} of type {type(value).__name__}.")
+    if any(v < minimum and not (allow_minus_one and v == -1) for v in entries):
+        extra = " or -1 (whole axis)" if allow_minus_one else ""
+        raise ValueError(f"`{name}` entries must be >= {minimum}{extra}; got {name}={value!r}.")
+
+
 def check_kernel_size(kernel_size: Any) -> None:
     """Type check at construction time (shape-independent)."""
-    entries = (kernel_size,) if _is_int(kernel_size) else kernel_size
-    if not isinstance(entries, (tuple, list)) or not all(_is_int(k) for k in entries):
-        raise TypeError(
-            f"`kernel_size` must be an int or a tuple/list of ints (-1 = whole axis); "
-            f"got {kernel_size!r} of type {type(kernel_size).__name__}."
-        )
-    for k in entries:
-        if k < 1 and k != -1:
-            raise ValueError(
-                f"`kernel_size` entries must be positive or -1 (whole axis); got kernel_size={kernel_size!r}."
-            )
+    _check_ints("kernel_size", kernel_size, "an int or a tuple/list of ints (-1 = whole axis)", 1, True)
 
 
 def check_strides(strides: Any) -> None:
-    entries = (strides,) if _is_int(strides) else strides
-    if not isinstance(entries, (tuple, list)) or not all(_is_int(s) for s in entries):
-        raise TypeError(
-            f"`strides` must be a positive int or a tuple/list of positive ints; "
-            f"got {strides!r} of type {type(strides).__name__}."
-        )
-    if any(s < 1 for s in entries):
-        raise ValueError(f"`strides` entries must be >= 1; got strides={strides!r}.")
+    _check_ints("strides", strides, "a positive int or a tuple/list of positive ints", 1)
 
 
 _PAD_WORDS = ("same", "valid")

@@ -187,36 +187,21 @@ def _broadcast_in_dim(ctx, eqn, operand, *dyn):
     return np.broadcast_to(entries.reshape(expanded), shape)
 
 
-@_register("reshape")
-@_structural
-def _reshape(ctx, eqn, operand, *dyn):
-    return ctx.entries_of(operand).reshape(eqn.params["new_sizes"])
+def _slice_entries(entries: np.ndarray, params) -> np.ndarray:
+    strides = params["strides"] or (1,) * len(params["start_indices"])
+    return entries[tuple(map(slice, params["start_indices"], params["limit_indices"], strides))]
 
 
-@_register("squeeze")
-@_structural
-def _squeeze(ctx, eqn, operand):
-    return np.squeeze(ctx.entries_of(operand), axis=tuple(eqn.params["dimensions"]))
-
-
-@_register("transpose")
-@_structural
-def _transpose(ctx, eqn, operand):
-    return ctx.entries_of(operand).transpose(eqn.params["permutation"])
-
-
-@_register("rev")
-@_structural
-def _rev(ctx, eqn, operand):
-    return np.flip(ctx.entries_of(operand), axis=tuple(eqn.params["dimensions"]))
-
-
-@_register("slice")
-@_structural
-def _slice(ctx, eqn, operand):
-    p = eqn.params
-    strides = p["strides"] or (1,) * len(p["start_indices"])
-    return ctx.entries_of(operand)[tuple(map(slice, p["start_indices"], p["limit_indices"], strides))]
+# primitives that only rearrange the elements of one operand: entries -> entries
+_REARRANGE = {
+    "reshape": lambda entries, p: entries.reshape(p["new_sizes"]),
+    "squeeze": lambda entries, p: np.squeeze(entries, axis=tuple(p["dimensions"])),
+    "transpose": lambda entries, p: entries.transpose(p["permutation"]),
+    "rev": lambda entries, p: np.flip(entries, axis=tuple(p["dimensions"])),
+    "slice": _slice_entries,
+}
+for _name, _move in _REARRANGE.items():
+    _register(_name)(_structural(lambda ctx, eqn, operand, *dyn, move=_move: move(ctx.entries_of(operand), eqn.params)))
 
 
 @_register("concatenate")
