@@ -96,10 +96,23 @@ def test_whole_array_cell():
 
 def test_region_records_every_cell_of_the_box():
     ctx = _context()
-    got = ctx.region(jnp.asarray(STATE), (1, 0), (2, 3))
+    got = ctx.region(Source(jnp.asarray(STATE)), (1, 0), (2, 3))
     assert ctx.reads == set(itertools.product([1, 2], [0, 1, 2]))
     # rows 1 + 1 .. 1 + 1 + (2 - 1) * 2 + 2, columns 0 .. (3 - 1) * 2 + 3: every window's box
     np.testing.assert_array_equal(np.asarray(got), STATE[2:6, 0:7])
+
+
+def test_materialize_transforms_only_the_cells_windows_read():
+    """The materialised source covers every window's (2, 2) box and nothing else; cells read back match."""
+    ctx = _context()
+    source = Source(jnp.asarray(STATE))
+    derived = ctx.materialize(source, lambda piece: piece * 10, (1, 0), (2, 2))
+    # box rows 1 + 1 .. 1 + 1 + 2 + 2 - 1 = 2..5, columns 0 .. 2*2 + 2 - 1 = 0..5
+    assert derived.shift == (2, 0) and derived.base.shape == (4, 6)
+    np.testing.assert_array_equal(np.asarray(derived.base), STATE[2:6, 0:6] * 10)
+    np.testing.assert_array_equal(np.asarray(ctx.cell(Cell(derived, (2, 1)))), _expected_cell(STATE, LAYOUT, (2, 1)) * 10)
+    # stride 2 over a box one cell wide leaves unread columns: nothing is materialised
+    assert ctx.materialize(source, lambda piece: piece, (0, 0), (1, 1)) is None
 
 
 # ----------------------------------------------------------------------------- uniforms and scalars
