@@ -9,18 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from seed_trees import A, Test
 
 from kernex import static_field, treeclass
-
-
-@treeclass
-class Test:
-    __test__ = False  # not a pytest test class
-
-    a: object
-    b: object
-    c: object
-    name: str = static_field()
 
 
 @treeclass
@@ -47,7 +38,6 @@ class Outer:
     e: Inner
 
 
-A = Test(10, 20, 30, "A")
 A5 = Test5(10, 20, 30, jnp.array([1, 2, 3, 4, 5]), "A")
 L = Outer(d=Inner(a=1, b=10, c=jnp.array([1, 2, 3, 4, 5])), e=Inner(a=2, b=20, c=jnp.array([-1, -2, -3, -4, -5])))
 

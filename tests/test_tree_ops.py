@@ -11,19 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from seed_trees import A, Test
 
 from kernex import static_field, treeclass
 from kernex._src import tree_ops
-
-
-@treeclass
-class Test:
-    __test__ = False  # not a pytest test class
-
-    a: object
-    b: object
-    c: object
-    name: str = static_field()
 
 
 @treeclass
@@ -33,9 +24,6 @@ class Test2:
     a: object
     b: object
     name: str = static_field()
-
-
-A = Test(10, 20, 30, "A")
 
 
 # ---------------------------------------------------------------- seed facts

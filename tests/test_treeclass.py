@@ -9,24 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from seed_trees import A, Test, level2
 
 import kernex
 from demo.models import AverageBlurLayer, MaxPool2D, StackedLinear
 from kernex import static_field, treeclass
 from kernex._src.treeclass import is_static, is_treeclass, tree_fields
-
-
-@treeclass
-class Test:
-    __test__ = False  # not a pytest test class
-
-    a: float
-    b: float
-    c: float
-    name: str = static_field()
-
-
-A = Test(10, 20, 30, "A")
 
 
 @treeclass
@@ -127,21 +115,7 @@ def test_a_field_named_like_a_method_wins():
 
 
 def test_nested_treeclass_defaults_need_hashable_instances():
-    @treeclass
-    class Level0:
-        a: int
-        b: int = static_field()
-
-    @treeclass
-    class Level1:
-        d: Level0 = Level0(10, 20)
-
-    @treeclass
-    class Level2:
-        e: Level1 = Level1()
-        f: Level0 = Level0(100, 200)
-
-    m = Level2()
+    m = level2()  # level1 and level2 take treeclass instances as defaults
     assert jax.tree_util.tree_leaves(m) == [10, 100]
     assert m.e.d.b == 20 and m.f.b == 200
 

@@ -1,7 +1,7 @@
 """kernex.viz model walking (nodes, layers, labels, argument checks) and the example models of the viz tests.
 
 The other ``test_viz_*`` files import the models defined here: the seed's
-StackedLinear, the SPEC's nested static example (fact 105) and ``M`` (§4.2).
+StackedLinear, the SPEC's nested static example (fact 105, from ``seed_trees``) and ``M`` (§4.2).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import pytest
+from seed_trees import level0, level2
 
 import kernex
 from demo.models import Linear, StackedLinear
@@ -20,23 +21,6 @@ X = jnp.linspace(0, 1, 100)[:, None]  # SPEC §6.4's x: f32[100,1]
 
 def seed_model() -> StackedLinear:
     return StackedLinear(key=jax.random.PRNGKey(0), in_dim=1, out_dim=1)
-
-
-@treeclass
-class level0:
-    a: int
-    b: int = static_field()
-
-
-@treeclass
-class level1:
-    d: level0 = level0(10, 20)
-
-
-@treeclass
-class level2:
-    e: level1 = level1()
-    f: level0 = level0(100, 200)
 
 
 @treeclass
