@@ -63,8 +63,8 @@ def test_kmap_suite_targets_are_computed_from_the_measurements(kmap_result):
         if row["kind"] != KMAP:
             assert row["target"] is None and row["met"] is None
             continue
-        group = {r["kind"]: r for r in rows if r["workload"] == row["workload"] and r["kind"] == HAND}
-        assert row["ratio_vs_hand"] == pytest.approx(row["median_ms"] / group[HAND]["median_ms"])
+        fastest_hand = min(r["median_ms"] for r in rows if r["workload"] == row["workload"] and r["kind"] == HAND)
+        assert row["ratio_vs_hand"] == pytest.approx(row["median_ms"] / fastest_hand)
         assert row["target"] and row["checks"]
         for check in row["checks"]:
             assert math.isfinite(check["measured"]) and check["measured"] > 0
