@@ -31,8 +31,8 @@ minus the same process having done everything but the call. (Without the
 reset, input generation, e.g. ``jax.random.normal`` on 256³, peaks higher than
 most calls and would hide them.)
 
-:func:`evaluate_targets` turns a workload's measurements and its
-:class:`Target` into pass/fail checks; nothing there is hard-coded.
+What each workload must achieve (:class:`~benchmarks.targets.Target`) and the
+pass/fail checks computed from the measurements live in ``targets.py``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ import dataclasses
 import gc
 import importlib
 import json
-import math
 import os
 import pathlib
 import random
@@ -51,10 +50,13 @@ import subprocess
 import sys
 import time
 import traceback
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import jax
 import numpy as np
+
+if TYPE_CHECKING:
+    from benchmarks.targets import Target
 
 __all__ = [
     "KMAP",
@@ -63,12 +65,10 @@ __all__ = [
     "NUMPY",
     "CELL_SCAN",
     "Impl",
-    "Target",
     "Workload",
     "tolerance",
     "measure",
     "measure_rss",
-    "evaluate_targets",
     "cpu_counters",
     "other_cpu_share",
 ]
@@ -97,26 +97,6 @@ class Impl:
     @property
     def is_jax(self) -> bool:
         return self.kind != NUMPY
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """What the kmap implementation of a workload must achieve.
-
-    ``time_ratio``: kmap median / baseline median, where the baseline is the
-    faster (by median) of the implementations whose kind is in ``baseline``.
-    ``compile_ratio``: bound on kmap compile time / hand-written compile time, if any.
-    ``compile_s``: absolute bound on kmap's compile time, if any.
-    ``memory_ratio``: bound on XLA's peak (argument + output + temp bytes)
-    over (input + output bytes), if any (scalar-output forward windows).
-    """
-
-    label: str
-    time_ratio: float
-    baseline: tuple[str, ...] = (HAND,)
-    compile_ratio: float | None = 2.0
-    compile_s: float | None = None
-    memory_ratio: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -389,43 +369,6 @@ def measure_rss(module: str, pairs: Sequence[tuple[str, str]], quick: bool, work
 
 
 # ----------------------------------------------------------------------------- targets
-
-
-def _median_of(rows: Sequence[dict], kinds: Sequence[str]) -> tuple[float | None, str | None]:
-    """Fastest median among implementations of the given kinds (and its name)."""
-    candidates = [(r["median_ms"], r["implementation"]) for r in rows if r["kind"] in kinds and r.get("median_ms")]
-    return min(candidates) if candidates else (None, None)
-
-
-def _check_row(criterion: str, measured: float | None, limit: float, unit: str = "×") -> dict:
-    met = measured is not None and math.isfinite(measured) and measured <= limit
-    return {"criterion": criterion, "measured": measured, "limit": limit, "unit": unit, "met": met}
-
-
-def evaluate_targets(target: Target, rows: Sequence[dict]) -> dict:
-    """Ratios of the kmap row to the other kinds, and the target checks (all computed from ``rows``)."""
-    kmap = next(r for r in rows if r["kind"] == KMAP)
-    hand = next(r for r in rows if r["kind"] == HAND)
-    ratios = {}
-    for key, kinds in (("vs_hand", (HAND,)), ("vs_native", (NATIVE,)), ("vs_numpy", (NUMPY,))):
-        base, name = _median_of(rows, kinds)
-        ratios[f"ratio_{key}"] = kmap["median_ms"] / base if base and kmap.get("median_ms") else None
-        ratios[f"baseline_{key}"] = name
-    checks = []
-    base, name = _median_of(rows, target.baseline)
-    checks.append(
-        _check_row(f"time / {name or ' or '.join(target.baseline)}", kmap["median_ms"] / base if base and kmap.get("median_ms") else None, target.time_ratio)
-    )  # fmt: skip
-    compile_ratio = kmap["compile_ms"] / hand["compile_ms"] if kmap.get("compile_ms") and hand.get("compile_ms") else None
-    if target.compile_ratio is not None:
-        checks.append(_check_row("compile / hand-written", compile_ratio, target.compile_ratio))
-    if target.compile_s is not None:
-        checks.append(_check_row("compile", kmap["compile_ms"] / 1e3 if kmap.get("compile_ms") else None, target.compile_s, "s"))
-    if target.memory_ratio is not None:
-        io = (kmap.get("input_bytes") or 0) + (kmap.get("output_bytes") or 0)
-        peak = kmap.get("xla_peak_bytes")
-        checks.append(_check_row("XLA peak / (in + out)", peak / io if peak and io else None, target.memory_ratio))
-    return {**ratios, "checks": checks, "met": all(c["met"] for c in checks)}
 
 
 def _main(argv: Sequence[str]) -> None:

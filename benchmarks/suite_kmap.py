@@ -34,7 +34,8 @@ from jax import lax
 
 import kernex
 from benchmarks import report
-from benchmarks.harness import HAND, KMAP, NATIVE, NUMPY, Impl, Target, Workload
+from benchmarks.harness import HAND, KMAP, NATIVE, NUMPY, Impl, Workload
+from benchmarks.targets import Target
 
 __all__ = ["run", "workloads"]
 

@@ -29,7 +29,8 @@ from jax import lax
 
 import kernex
 from benchmarks import report
-from benchmarks.harness import CELL_SCAN, HAND, KMAP, NUMPY, Impl, Target, Workload
+from benchmarks.harness import CELL_SCAN, HAND, KMAP, NUMPY, Impl, Workload
+from benchmarks.targets import Target
 from demo.stencils import convection_kernel
 
 __all__ = ["run", "workloads"]
