@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 
 import jax
@@ -115,6 +116,18 @@ def test_reflected_operators_keep_operand_order_d12():
     assert 7 % Test(2, 3, 4, "A") == Test(1, 1, 3, "A")
     assert 1 << Test(1, 2, 3, "A") == Test(2, 4, 8, "A")
     assert 2 * A == A * 2
+    # called directly with a tree on the right, a reflected operator still computes other ∘ self
+    assert A.__rsub__(A * 3) == Test(20, 40, 60, "A") and A.__rtruediv__(A * 2) == Test(2.0, 2.0, 2.0, "A")
+
+
+def test_numpy_arrays_on_the_left_defer_to_the_tree():
+    # without __array_ufunc__ = None numpy would treat the tree as an object scalar
+    assert (np.array(15) > A) == Test(True, False, False, "A")
+    assert (np.array(10) == A) == Test(True, False, False, "A")
+    out = np.array([1.0, 2.0]) * Test2(jnp.ones(2), 3.0, "t")
+    assert type(out) is Test2
+    np.testing.assert_array_equal(out.a, [1.0, 2.0])
+    np.testing.assert_array_equal(out.b, [3.0, 6.0])
 
 
 def test_matmul_with_arrays_and_trees():
@@ -278,6 +291,9 @@ def test_register_op_is_per_instance_and_forwards_arguments():
     assert t.reduce_times(2) == 12  # no init_val: starts from the first leaf's result (D15)
     assert not hasattr(t + 1, "times") and not hasattr(Test(1, 2, 3, "t"), "times")
     assert t == Test(1, 2, 3, "t")  # registered methods are not fields
+    t.register_op(functools.partial(operator.add, 10), name="plus_ten", reduce_op=operator.add, init_val=0)
+    assert t.plus_ten() == Test(11, 12, 13, "t") and t.reduce_plus_ten() == 36
+    assert "functools.partial" in t.reduce_plus_ten.__doc__
 
 
 def test_register_op_errors():
@@ -290,6 +306,9 @@ def test_register_op_errors():
         t.register_op(abs, name="plus one")
     with pytest.raises(ValueError, match=r"'name' is a field of Test.*choose another `name`"):
         t.register_op(abs, name="name")
+    for unreachable in ("at", "__neg__"):  # a property and a dunder are looked up on the class
+        with pytest.raises(ValueError, match=rf"'{unreachable}' is a special name or property of Test.*choose another"):
+            t.register_op(abs, name=unreachable)
     with pytest.raises(TypeError, match="positional"):  # `name` is keyword-only
         t.register_op(abs, "positional")
     empty = Test(None, None, None, "e")

@@ -26,8 +26,9 @@ Choices where the SPEC is silent:
 
 * per-leaf numpy methods are ``abs sum prod mean amax amin max min std var``
   (``jnp`` functions, extra arguments forwarded);
-* ``register_op(..., name=n)`` refuses names that are fields of the class or
-  are not identifiers, since the method could never be reached.
+* ``register_op(..., name=n)`` refuses names that are not identifiers, are
+  fields of the class, dunders or properties of the class (``at``): Python
+  would never reach the method.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import types
 from typing import Any, Callable
 
 import jax
@@ -141,7 +143,7 @@ def leafwise(op: Callable, tree: Any, other: Any = None, *, arity: int = 2, refl
             return None
         if right is None:
             return left if right_none == "left" else None
-        return op(left, right)
+        return op(right, left) if reflected else op(left, right)
 
     return zip_trees(pair, tree, other, f"{type(tree).__name__}.__{op.__name__.strip('_')}__")
 
@@ -177,20 +179,27 @@ def _operator_method(name: str, op: Callable, **options: Any) -> Callable:
 
 
 def _leaf_equal(a: Any, b: Any) -> bool:
-    if a is None or b is None:
+    if a is None or b is None or a is b:
         return a is b
-    if isinstance(a, (np.ndarray, np.generic, jax.Array)) or isinstance(b, (np.ndarray, np.generic, jax.Array)):
-        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
-    result = a == b
-    return result if isinstance(result, bool) else bool(np.all(result))
+    try:
+        if isinstance(a, (np.ndarray, np.generic, jax.Array)) or isinstance(b, (np.ndarray, np.generic, jax.Array)):
+            return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+        result = a == b
+        return result if isinstance(result, bool) else bool(np.all(result))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return False  # a traced value has no concrete value to compare: only the same object is equal
 
 
 def tree_equal(x: Any, y: Any) -> bool:
     """Value equality of two trees of the same class: statics, structure (``None`` included) and leaves.
 
     Array leaves compare by shape and value, dtype ignored (``np.array_equal``).
-    Needs concrete values (not for use inside ``jit``).
+    Traced leaves (inside ``jit``/``grad``) have no value: they are equal only
+    to themselves, so ``tree == tree`` stays a ``bool`` there (``jax.jit(model)``
+    compares the model it caches with ``==``).
     """
+    if x is y:
+        return True
     if type(x) is not type(y):
         return False
     x_leaves, x_def = jax.tree_util.tree_flatten(x, is_leaf=lambda v: v is None)
@@ -249,12 +258,16 @@ REDUCTIONS: dict[str, tuple[Callable, Callable, Any]] = {
 }
 
 
+def _name(func: Callable) -> str:
+    return getattr(func, "__name__", repr(func))  # functools.partial and other callables have no __name__
+
+
 def _map_method(name: str, func: Callable) -> Callable:
     def method(self, *args, **kwargs):
         return leafwise(lambda leaf: func(leaf, *args, **kwargs), self, arity=1)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"Tree of ``{func.__name__}(leaf, *args, **kwargs)`` for every leaf."
+    method.__doc__ = f"Tree of ``{_name(func)}(leaf, *args, **kwargs)`` for every leaf."
     return method
 
 
@@ -264,7 +277,7 @@ def _reduce_method(name: str, func: Callable, op: Callable, init: Any) -> Callab
         return _reduce(lambda leaf: func(leaf, *args, **kwargs), op, leaves, init, name)
 
     method.__name__ = method.__qualname__ = f"reduce_{name}"
-    method.__doc__ = f"``{op.__name__}`` of ``{func.__name__}(leaf, *args, **kwargs)`` over all leaves, from {init!r}."
+    method.__doc__ = f"``{_name(op)}`` of ``{_name(func)}(leaf, *args, **kwargs)`` over all leaves, from {init!r}."
     return method
 
 
@@ -300,23 +313,18 @@ def register_op(self, func: Callable, *, name: str, reduce_op: Callable | None =
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"register_op: `name` must be a valid identifier such as 'plus_one'; got {name!r}.")
     for method_name in (name, f"reduce_{name}") if reduce_op is not None else (name,):
-        if method_name in info.names:
+        # Python looks dunders and data descriptors (e.g. `at`) up on the class, past the instance
+        shadowed = (method_name.startswith("__") and method_name.endswith("__")) or hasattr(getattr(type(self), method_name, None), "__set__")
+        if method_name in info.names or shadowed:
+            what = "a field of" if method_name in info.names else "a special name or property of"
             raise ValueError(
-                f"register_op: {method_name!r} is a field of {type(self).__name__}, so a method of that name "
+                f"register_op: {method_name!r} is {what} {type(self).__name__}, so a method of that name "
                 f"could never be reached; choose another `name`."
             )
-
-    def apply(*args, **kwargs):
-        return leafwise(lambda leaf: func(leaf, *args, **kwargs), self, arity=1)
-
-    object.__setattr__(self, name, apply)
+    object.__setattr__(self, name, types.MethodType(_map_method(name, func), self))
     if reduce_op is not None:
-
-        def reduce(*args, **kwargs):
-            leaves = jax.tree_util.tree_leaves(self)
-            return _reduce(lambda leaf: func(leaf, *args, **kwargs), reduce_op, leaves, init_val, name)
-
-        object.__setattr__(self, f"reduce_{name}", reduce)
+        reduce = _reduce_method(name, func, reduce_op, init_val)
+        object.__setattr__(self, f"reduce_{name}", types.MethodType(reduce, self))
 
 
 def _build_methods() -> dict[str, Any]:
