@@ -257,6 +257,22 @@ def test_frozen_after_init_with_functional_alternatives():
     assert A.at["a"].set(5) == Test(5, 20, 30, "A")
 
 
+def test_frozen_error_offers_only_alternatives_that_work():
+    # .at[...].set leaves a static field unchanged (§3.13): only dataclasses.replace is offered
+    with pytest.raises(AttributeError, match=r"cannot assign field 'name'.*instead: `dataclasses\.replace\(obj, name=value\)`\.$"):
+        A.name = "B"
+
+    @treeclass
+    class Custom:
+        w: float
+
+        def __init__(self, scale):
+            self.w = 2.0 * scale
+
+    with pytest.raises(AttributeError, match=r"obj\.at\['w'\]\.set\(value\)` or `dataclasses\.replace\(obj, w=value\)` \(it calls your __init__ again\)"):
+        Custom(1.0).w = 3.0
+
+
 def test_copies_are_equal_and_frozen():
     for clone in (copy.copy(A), copy.deepcopy(A)):
         assert clone == A and clone is not A
@@ -306,6 +322,24 @@ def test_str_and_repr_facts():
     assert repr(P(jnp.zeros((1, 128)), 1.5)) == "P(w=f32[1,128],b=1.5,name='p')"
 
 
+def test_repr_inside_init_shows_unassigned_fields():
+    seen = []
+
+    @treeclass
+    class Partial:
+        a: float
+        b: float
+        name: str = static_field()
+
+        def __init__(self, a):
+            self.a = a
+            seen.append((repr(self), str(self), hash(self) == hash(self)))
+            self.b, self.name = 2.0, "p"
+
+    Partial(1.0)
+    assert seen == [("Partial(a=1.0,b=<unassigned>,name=<unassigned>)", "Partial(a=1.0,b=<unassigned>,name=<unassigned>)", True)]
+
+
 def test_nested_repr_and_str_use_the_inner_forms():
     @treeclass
     class Outer:
@@ -328,7 +362,7 @@ def test_hash_with_array_leaves_and_consistency_with_eq():
     assert bool(Test(0, 0, 0, "z")) is True
 
 
-def test_hash_with_unhashable_static_falls_back_to_repr():
+def test_hash_with_unhashable_static_values_keeps_equal_trees_equal():
     @treeclass
     class Listy:
         k: object = static_field()
@@ -336,6 +370,9 @@ def test_hash_with_unhashable_static_falls_back_to_repr():
     with pytest.warns(UserWarning):
         one, two = Listy([1]), Listy([1])
     assert hash(one) == hash(two)
+    with pytest.warns(UserWarning):
+        left, right = Listy({"x": 1, "y": 2}), Listy({"y": 2, "x": 1})  # equal, with different reprs
+    assert left == right and hash(left) == hash(right)
 
 
 # ---------------------------------------------------------------- viz helper API
@@ -399,6 +436,24 @@ def test_static_fields_stay_python_values_when_the_layer_is_a_jit_argument():
     layer = MaxPool2D(kernel_size=(3, 3), strides=(1, 1), padding="valid")
     out = jax.jit(lambda m, x: m(x))(layer, jnp.arange(1, 26).reshape(1, 1, 5, 5))
     np.testing.assert_array_equal(out, [[[[13, 14, 15], [18, 19, 20], [23, 24, 25]]]])
+
+
+def test_jit_of_a_traced_layer_inside_grad():
+    # jax.jit(model) caches the model and compares it with `==`; under grad its leaves are tracers
+    model = StackedLinear(key=jax.random.PRNGKey(0), in_dim=1, out_dim=1)
+    x = jnp.linspace(0, 1, 8)[:, None]
+
+    def loss(m):
+        return jnp.sum(jax.jit(m)(x) ** 2)
+
+    grads = [jax.grad(loss)(model) for _ in range(2)]
+    expected = jax.grad(lambda m: jnp.sum(m(x) ** 2))(model)
+    for g in grads:
+        for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(expected)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # traced leaves have no value: a tree equals itself, never another traced tree
+    p = P(jnp.ones(2), 1.0)
+    assert jax.jit(lambda t, u: jnp.array([t == t, t == u]))(p, p).tolist() == [True, False]
 
 
 def test_equality_with_types_does_not_raise_for_signature_inspection_d30():

@@ -55,7 +55,7 @@ import dataclasses
 import functools
 import operator
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -133,9 +133,13 @@ def _frozen_error(obj: Any, name: str, verb: str) -> AttributeError:
     cls = type(obj).__name__
     info = base.class_info(obj)
     if name in info.names:
+        # .at[...].set leaves static fields unchanged (SPEC §3.13), and dataclasses.replace re-runs __init__
+        ways = [] if name in info.marked_static else [f"`obj.at[{name!r}].set(value)`"]
+        custom_init = not type(obj).__dataclass_params__.init
+        ways.append(f"`dataclasses.replace(obj, {name}=value)`" + (" (it calls your __init__ again)" if custom_init else ""))
         return AttributeError(
             f"cannot {verb} field {name!r}: {cls} instances are frozen once __init__ returns. Make a modified "
-            f"copy instead: `obj.at[{name!r}].set(value)` or `dataclasses.replace(obj, {name}=value)`."
+            f"copy instead: {' or '.join(ways)}."
         )
     return AttributeError(
         f"cannot {verb} attribute {name!r}: {cls} instances are frozen once __init__ returns and {name!r} is "
@@ -158,28 +162,29 @@ def _delattr(self, name: str) -> None:
 
 def _static_items(obj: Any) -> tuple:
     d, info = obj.__dict__, base.class_info(obj)
-    return tuple((n, d[n]) for n in info.names if n in info.marked_static or isinstance(d[n], str))
+    return tuple((n, d[n]) for n in info.names if n in d and (n in info.marked_static or isinstance(d[n], str)))
 
 
 def _hash(self) -> int:
-    def hashable(value):
-        try:
-            hash(value)
-            return value
-        except TypeError:
-            return repr(value)
+    items = _static_items(self)
+    try:
+        return hash((type(self), items))
+    except TypeError:  # an unhashable static value (warned about at __init__): equal trees must hash equal
+        return hash((type(self), tuple(n for n, _ in items)))
 
-    return hash((type(self), tuple((n, hashable(v)) for n, v in _static_items(self))))
+
+def _fields_text(obj: Any, show: Callable[[Any], str]) -> str:
+    d = obj.__dict__  # a field not assigned yet (repr inside __init__) shows as <unassigned>
+    text = ",".join(f"{n}={show(d[n]) if n in d else '<unassigned>'}" for n in base.class_info(obj).names)
+    return f"{type(obj).__name__}({text})"
 
 
 def _str(self) -> str:
-    d = self.__dict__
-    return f"{type(self).__name__}(" + ",".join(f"{n}={d[n]!s}" for n in base.class_info(self).names) + ")"
+    return _fields_text(self, str)
 
 
 def _repr(self) -> str:
-    d = self.__dict__
-    return f"{type(self).__name__}(" + ",".join(f"{n}={fmt(d[n])}" for n in base.class_info(self).names) + ")"
+    return _fields_text(self, fmt)
 
 
 _OWN_METHODS: dict[str, Any] = {
@@ -188,6 +193,7 @@ _OWN_METHODS: dict[str, Any] = {
     "__hash__": _hash,
     "__str__": _str,
     "__repr__": _repr,
+    "__array_ufunc__": None,  # `np.array(5) > tree`: numpy defers to the tree's reflected operator
 }
 _METHODS: dict[str, Any] = {**tree_ops.METHODS, **tree_index.METHODS, **_OWN_METHODS}
 
