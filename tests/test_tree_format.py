@@ -34,6 +34,12 @@ def test_arrays_by_dtype_and_shape():
     assert fmt(jnp.zeros((0, 3), bool)) == "bool[0,3]"
 
 
+def test_typed_prng_keys_render_with_their_key_type():
+    keys = jax.random.split(jax.random.key(0), 3)
+    assert fmt(jax.random.key(0)) == "key<fry>[]" and fmt(keys) == "key<fry>[3]"
+    assert dtype_abbrev(keys.dtype) == "key<fry>"
+
+
 def test_tracers_render_like_arrays():
     seen = []
     jax.jit(lambda x: seen.append(fmt(x)) or x)(jnp.ones((3, 2)))

@@ -127,6 +127,23 @@ def test_leaf_kinds_counts_and_bytes():
     ]
 
 
+def test_typed_prng_key_leaves_count_as_other_params():
+    @treeclass
+    class Keyed:
+        key: jax.Array
+        w: jax.Array
+
+    keyed = Keyed(jax.random.split(jax.random.key(0), 2), jnp.ones(3))
+    text = kernex.viz.summary(keyed)
+    key_bytes = keyed.key.dtype.itemsize * 2  # a threefry key holds two uint32 words
+    assert parse_totals(text) == {
+        "Total params ": "5", "Inexact params": "3", "Other params": "2",
+        "Total size ": hsize(12 + key_bytes), "Inexact size": hsize(12), "Other size": hsize(key_bytes),
+    }
+    assert parse_rows(text)[0]["Config"].split("\n") == ["key=key<fry>[2]", "w=f32[3]"]
+    assert kernex.viz.tree_diagram(keyed).splitlines()[1:] == ["    ├── key=key<fry>[2]", "    └── w=f32[3]"]
+
+
 def test_non_treeclass_values_of_containers_get_their_own_rows():
     @treeclass
     class Scaled:

@@ -20,6 +20,8 @@ def dtype_abbrev(dtype: Any) -> str:
     >>> dtype_abbrev(np.dtype("complex64")), dtype_abbrev(np.dtype("int32"))
     ('c64', 'i32')
     """
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return str(dtype)  # typed PRNG keys (jax.random.key): key<fry>
     name = np.dtype(dtype).name
     return name.replace("complex", "c").replace("float", "f").replace("int", "i")
 

@@ -78,9 +78,8 @@ def box_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 def _leaf_stats(leaf: Any) -> tuple[int, int, bool]:
     """``(parameter count, bytes, inexact)`` of one leaf."""
     if hasattr(leaf, "shape") and hasattr(leaf, "dtype"):
-        dtype = jnp.dtype(leaf.dtype)
-        size = math.prod(leaf.shape)
-        return size, size * dtype.itemsize, bool(jnp.issubdtype(dtype, jnp.inexact))
+        size = math.prod(leaf.shape)  # leaf.dtype.itemsize also covers typed PRNG keys
+        return size, size * leaf.dtype.itemsize, bool(jnp.issubdtype(leaf.dtype, jnp.inexact))
     if isinstance(leaf, (int, float, complex)):  # bool is an int
         return 1, sys.getsizeof(leaf), isinstance(leaf, (float, complex))
     return 0, sys.getsizeof(leaf), False
