@@ -1,8 +1,8 @@
 """The seed README's treeclass models: ``Linear``, the MLP ``StackedLinear``, ``MaxPool2D``, ``AverageBlurLayer``.
 
 Written as in the seed (custom ``__init__``, ``x @ weight + bias``, ``kmap``
-inside ``__call__``), so demos, benchmarks, tests and viz examples share one
-definition.
+inside ``__call__``), so the demos, benchmarks, treeclass and viz tests share
+one definition (test_kmap keeps plain-class copies to test kmap without treeclass).
 
 >>> import jax
 >>> model = StackedLinear(key=jax.random.PRNGKey(0), in_dim=1, out_dim=1)

@@ -24,6 +24,7 @@ Choices where the SPEC is silent:
 from __future__ import annotations
 
 import html
+import itertools
 import os
 import pathlib
 import shutil
@@ -71,7 +72,7 @@ def _dot_source(model: Any, calls: dict[Path, Call], with_shapes: bool) -> str:
         '    node [shape=box, style=rounded, fontname="Helvetica", fontsize=11];',
         '    edge [color="#555555"];',
     ]
-    ids = (f"n{k}" for k in range(1 << 62))
+    ids = (f"n{k}" for k in itertools.count())
 
     def visit(node: Any, path: Path, node_id: str) -> None:
         shape = "plaintext" if with_shapes else "box"
