@@ -387,6 +387,24 @@ def test_integer_inputs_with_separable_integer_weights(limit_2, factors, traced)
     _close(got, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, jnp.bfloat16], ids=lambda d: jnp.dtype(d).name)
+def test_reduce_window_identities_over_more_than_64_taps(dtype):
+    """A 70-tap axis takes lax.reduce_window, whose init must be the reduction's identity in the dtype.
+
+    (or: no bit set; and: every bit set, -1 for signed integers; max/min: the dtype's extremes, also bfloat16.)
+    """
+    rng = np.random.default_rng(12)
+    x = rng.integers(0 if dtype == np.uint8 else -9, 10, (100, 6)).astype(dtype)
+    kw = dict(kernel_size=(70, 5))
+    functions = {"max": jnp.max, "min": jnp.min}
+    if jnp.issubdtype(dtype, jnp.integer):
+        functions.update(
+            {"or": lambda v: jnp.bitwise_or.reduce(v, axis=None), "and": lambda v: jnp.bitwise_and.reduce(v, axis=None)}
+        )
+    for name, f in functions.items():
+        _close(jax.jit(kernex.kmap(**kw)(f))(x), kmap_reference_vectorized(x, f, **kw))
+
+
 def test_real_17x17_window_with_separable_integer_weights():
     """Same as above without monkeypatching: a real 17x17 window of integers."""
     W = np.outer(np.ones(17, np.int32), np.arange(1, 18, dtype=np.int32))

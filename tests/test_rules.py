@@ -47,6 +47,7 @@ class Case:
     # primitives allowed to use the vmap fallback at the default unroll limit (None: don't check)
     fallback: frozenset | None = frozenset()
     zeros: bool = False  # put exact zeros in the input (kinks of relu & co.)
+    ties: bool = False  # round the input: many equal values (max/min split the gradient among ties)
     # batch/gradient references from the vectorised reference (False: from the loop reference)
     vectorized: bool = True
 
@@ -171,6 +172,13 @@ CASES = [
     Case("dot-int", lambda v, w: v.ravel() @ jnp.arange(9), dtype=np.int32),
     # ---------------------------------------------------------------- vmap fallback
     Case("sort", lambda v, w: jnp.sort(v.ravel())[4] * w[0, 0], fallback=None),
+    Case("sort-dynamic-index", lambda v, w: jnp.sort(v.ravel())[jnp.argmax(v)] + jnp.sort(v.ravel())[jnp.int32(4)]
+         + lax.dynamic_slice(jnp.sort(v, axis=0), (jnp.argmin(v[0]), 0), (1, 3)).sum() * w[0, 0]
+         + lax.dynamic_update_slice(jnp.sort(v, axis=1), w[:1, :2], (jnp.argmax(v[1]), 1))[1, 2], fallback=None),
+    Case("dot-bool", lambda v, w: ((v > 0).T @ (v > 0)).astype(jnp.float32) * w, fallback=None),
+    Case("empty-slices", lambda v, w: v[:0].sum() + v[0, 0] * w[0, 0] + jnp.max(v[:, :0], initial=-1.0)
+         + jnp.sort(v[:0].ravel()).sum(), fallback=None),
+    Case("max-min-ties", lambda v, w: jnp.max(v) + jnp.min(v, axis=0) * w[0] + jnp.max(v[1:, :2]), ties=True),
     Case("argmax", lambda v, w: v.ravel()[jnp.argmax(v)] + jnp.argmin(v), fallback=None),
     Case("median", lambda v, w: jnp.median(v), fallback=None),
     Case("cond", lambda v, w: lax.cond(v[1, 1] > 0, lambda: jnp.sum(v * w), lambda: jnp.max(v)), fallback=None),
@@ -210,6 +218,8 @@ def inputs(case: Case, seed: int = 0):
     x = random_array(seed, case.shape, case.dtype)
     if case.zeros:
         x.reshape(-1)[::2] = 0
+    if case.ties:
+        x = np.round(x)
     w = jnp.asarray(random_array(seed + 100, kernel_shape(case), np.float32))
     return x, w
 
@@ -295,7 +305,8 @@ def test_values_and_gradients(case, unroll_limit, fallback_log):
 
     out, grads = vjp_runner(apply, case)(x, w, ct)  # w an argument: a tracer
     assert_close(out, expected)
-    if expected_grads is not None:
+    # large-window max/min (box passes, reduce_window) split a tie's gradient per pass, not equally (docs/lowering.md)
+    if expected_grads is not None and not (case.ties and unroll_limit != DEFAULT_LIMIT):
         for g, e in zip(grads, expected_grads):
             assert_close(g, e)
 

@@ -25,6 +25,8 @@ from kernex._src.stencil_values import Cell, Context, Scaled, object_array, tree
 __all__ = ["reduce_boxes", "box", "separable_factors"]
 
 _TAPS_UNROLL = 64
+# full float32 products, like the unrolled `sum(x * w)` (GPUs may otherwise use TF32 in convolutions)
+_EXACT = lax.Precision.HIGHEST
 # reductions that are separable over a box (associative and commutative)
 _OPS = {
     "reduce_sum": lax.add,
@@ -47,15 +49,17 @@ def box(offsets: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], tuple[int,
 
 
 def _init(name: str, dtype: Any) -> Any:
-    """The identity of the reduction ``name`` in ``dtype``."""
-    dtype = np.dtype(dtype)
+    """The identity of the reduction ``name`` in ``dtype`` (ml_dtypes such as bfloat16 included)."""
+    dtype = jnp.dtype(dtype)
     if name in ("reduce_sum", "reduce_prod"):
         return np.array(int(name == "reduce_prod"), dtype)
     if dtype == np.bool_:
         return np.array(name in ("reduce_min", "reduce_and"))
-    if np.issubdtype(dtype, np.inexact):
+    if name in ("reduce_or", "reduce_and"):  # integers: no bit set / every bit set
+        return np.array(-1 if name == "reduce_and" else 0).astype(dtype)
+    if jnp.issubdtype(dtype, jnp.inexact):
         return np.array(-np.inf if name == "reduce_max" else np.inf, dtype)
-    info = np.iinfo(dtype)
+    info = jnp.iinfo(dtype)
     return np.array(info.min if name == "reduce_max" else info.max, dtype)
 
 
@@ -93,7 +97,7 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
     else:
         moved = jnp.moveaxis(region, axis, -1)
         lhs = moved.reshape((-1, 1, moved.shape[-1]))
-        conv = lax.conv_general_dilated(lhs, np.asarray(taps, dtype)[None, None], (stride,), "VALID")
+        conv = lax.conv_general_dilated(lhs, np.asarray(taps, dtype)[None, None], (stride,), "VALID", precision=_EXACT)
         return jnp.moveaxis(conv.reshape(moved.shape[:-1] + (n_out,)), -1, axis)
     return out if scale is None else out * scale
 
@@ -101,8 +105,6 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
 def _passes(ctx: Context, source, corner, shape, name: str, factors=None):
     """Separable passes over the region of ``source`` holding every window's box."""
     region = ctx.region(source, corner, shape)
-    if region is None:
-        return None
     pre = source.read
     for axis, (k, s) in enumerate(zip(shape, ctx.layout.strides)):
         taps = None if factors is None else factors[axis]
@@ -139,16 +141,13 @@ def _correlate(ctx: Context, source, corner, shape, weights, dtype):
     Separable factors are fractions of the weights, so integer sums use the
     (exact) convolution instead.
     """
-    separable = isinstance(weights, np.ndarray) and np.issubdtype(dtype, np.inexact)
+    separable = isinstance(weights, np.ndarray) and jnp.issubdtype(dtype, jnp.inexact)
     factors = separable_factors(weights) if separable else None
     if factors is not None:
         return _passes(ctx, source, corner, shape, "reduce_sum", factors)
-    region = ctx.region(source, corner, shape)
-    if region is None:
-        return None
-    region = source.read(region)
+    region = source.read(ctx.region(source, corner, shape))
     w = jnp.asarray(weights, region.dtype)
-    return lax.conv_general_dilated(region[None, None], w[None, None], ctx.layout.strides, "VALID")[0, 0]
+    return lax.conv_general_dilated(region[None, None], w[None, None], ctx.layout.strides, "VALID", precision=_EXACT)[0, 0]
 
 
 def _weights(group: Sequence[Scaled], corner, shape):

@@ -14,6 +14,7 @@ import functools
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.extend.core import primitives as prims
@@ -54,7 +55,7 @@ def _out_dtype(eqn, i: int = 0):
 # ---------------------------------------------------------------------------------------
 _ELEMENTWISE = """
 abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp clz complex conj
-convert_element_type copy copy_p cos cosh digamma div eq erf erf_inv erfc exp exp2 expm1
+convert_element_type copy cos cosh digamma div eq erf erf_inv erfc exp exp2 expm1
 floor ge gt igamma igammac imag integer_pow is_finite le lgamma log log1p logistic lt max
 min mul ne neg nextafter not or polygamma population_count pow real reduce_precision rem
 round rsqrt select_n shift_left shift_right_arithmetic shift_right_logical sign sin sinh
@@ -84,7 +85,7 @@ def _single_source(grid: Grid) -> Source | None:
 
 # elementwise ops cheap enough to recompute for every (window, cell) they are read in
 _CHEAP = {
-    "abs", "add", "and", "ceil", "clamp", "convert_element_type", "copy", "copy_p", "eq", "floor", "ge", "gt",
+    "abs", "add", "and", "ceil", "clamp", "convert_element_type", "copy", "eq", "floor", "ge", "gt",
     "le", "lt", "max", "min", "mul", "ne", "neg", "not", "or", "round", "select_n", "sign", "square", "sub", "xor",
 }
 
@@ -235,8 +236,10 @@ def _static_starts(ctx, starts, operand_shape, sizes) -> tuple[int, ...] | None:
 def _dynamic_slice(ctx: Context, eqn, values):
     operand, *starts = values
     sizes = eqn.params["slice_sizes"]
+    if isinstance(operand, Dense):  # whole-window values: the vmap fallback slices them
+        return None
     start = _static_starts(ctx, starts, operand.shape, sizes)
-    if start is None or isinstance(operand, Dense):
+    if start is None:
         return None
     entries = ctx.entries_of(operand)[tuple(slice(s, s + k) for s, k in zip(start, sizes))]
     return [Grid(entries, _out_dtype(eqn))]
@@ -245,8 +248,10 @@ def _dynamic_slice(ctx: Context, eqn, values):
 @_register("dynamic_update_slice")
 def _dynamic_update_slice(ctx: Context, eqn, values):
     operand, update, *starts = values
+    if any(isinstance(v, Dense) for v in (operand, update)):
+        return None
     start = _static_starts(ctx, starts, operand.shape, update.shape)
-    if start is None or any(isinstance(v, Dense) for v in (operand, update)):
+    if start is None:
         return None
     entries = ctx.entries_of(operand).copy()
     entries[tuple(slice(s, s + k) for s, k in zip(start, update.shape))] = ctx.entries_of(update)
@@ -254,12 +259,12 @@ def _dynamic_update_slice(ctx: Context, eqn, values):
 
 
 def _default_fill(dtype) -> Any:
-    dtype = np.dtype(dtype)
-    if np.issubdtype(dtype, np.inexact):
+    dtype = jnp.dtype(dtype)  # jnp: also ml_dtypes such as bfloat16
+    if jnp.issubdtype(dtype, jnp.inexact):
         return np.array(np.nan, dtype)
     if dtype == np.bool_:
         return np.array(True)
-    info = np.iinfo(dtype)
+    info = jnp.iinfo(dtype)
     return np.array(info.min if np.issubdtype(dtype, np.signedinteger) else info.max, dtype)
 
 
@@ -326,10 +331,37 @@ def _reduce(ctx: Context, eqn, values):
     if operand.size > ctx.unroll_limit:
         entries = large_windows.reduce_boxes(ctx, name, moved, _out_dtype(eqn))
         return None if entries is None else [Grid(entries, _out_dtype(eqn))]
+    ties = name in _TIES and jnp.issubdtype(_out_dtype(eqn), jnp.inexact)  # only floats have tangents
     out = object_array(kept_shape)
     for idx in np.ndindex(*kept_shape):
-        out[idx] = tree_reduce(_REDUCERS[name], [ctx.resolve(e) for e in moved[idx]])
+        items = [ctx.resolve(e) for e in moved[idx]]
+        out[idx] = _TIES[name](*items) if ties else tree_reduce(_REDUCERS[name], items)
     return [Grid(out, _out_dtype(eqn))]
+
+
+def _tie_splitting(binary: Callable) -> Callable:
+    """``max``/``min`` of several arrays whose JVP splits the tangent equally among tied cells, as ``jnp.max`` does.
+
+    A tree of binary ``lax.max`` would give each tie at each level half the
+    tangent (0.25, 0.25, 0.5 for three equal cells); ``jnp.max`` gives 1/3 each.
+    """
+
+    @jax.custom_jvp
+    def choose(*items):
+        return tree_reduce(binary, list(items))
+
+    @choose.defjvp
+    def choose_jvp(primals, tangents):
+        out = choose(*primals)
+        hits = [lax.eq(x, out) for x in primals]
+        count = tree_reduce(lax.add, [lax.convert_element_type(h, out.dtype) for h in hits])
+        picked = tree_reduce(lax.add, [lax.select(h, t, lax.full_like(t, 0)) for h, t in zip(hits, tangents)])
+        return out, picked / count
+
+    return choose
+
+
+_TIES = {"reduce_max": _tie_splitting(lax.max), "reduce_min": _tie_splitting(lax.min)}
 
 
 _CUMULATIVE = {"cumsum": lax.add, "cumprod": lax.mul, "cummax": lax.max, "cummin": lax.min}
@@ -359,7 +391,7 @@ def _cumulative(ctx: Context, eqn, values):
 def _dot_general(ctx: Context, eqn, values):
     """Contractions over window elements as sums of products of entries."""
     lhs, rhs = values
-    if isinstance(lhs, Dense) or isinstance(rhs, Dense):
+    if isinstance(lhs, Dense) or isinstance(rhs, Dense) or _out_dtype(eqn) == np.bool_:  # bool: no lax.mul
         return None
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     left, right = ctx.entries_of(lhs), ctx.entries_of(rhs)

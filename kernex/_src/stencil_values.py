@@ -148,7 +148,7 @@ class Context:
         self._scalars: dict = {}
 
     # -- entries -------------------------------------------------------------------------
-    def region(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array | None:
+    def region(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array:
         """The part of ``source.base`` holding cells ``corner .. corner + shape - 1`` of every window.
 
         The source's transform is not applied (callers apply ``source.read``).
@@ -241,6 +241,8 @@ class Context:
             dims = tuple(range(self.n_positions, len(shape)))
             return lax.broadcast_in_dim(array, shape, dims)
         dtype = value.dtype if dtype is None else dtype
+        if value.size == 0:  # e.g. v[:0]: nothing to stack
+            return jnp.zeros(self.out_shape + value.shape, dtype)
         flat = [self.broadcast_entry(e, dtype) for e in value.entries.flat]
         if value.shape == ():
             return flat[0]
