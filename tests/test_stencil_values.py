@@ -24,7 +24,7 @@ from kernex._src.stencil_values import (
     tree_reduce,
     window_grid,
 )
-from reference import kmap_reference, mat
+from reference import jaxpr_equations, kmap_reference, mat
 
 STATE = np.arange(1.0, 43.0, dtype=np.float32).reshape(6, 7)
 LAYOUT = Layout(origin=(1, 0), out_shape=(2, 3), strides=(2, 2))  # windows start at (1 + 2a, 2b)
@@ -272,6 +272,26 @@ def test_dense_window_grid_is_the_patches(kw, relative):
     got = ctx.dense(window_grid(pad_state(x, geometry), geometry, relative))
     np.testing.assert_array_equal(np.asarray(got), kmap_reference(x, lambda v: v, relative=relative, **kw))
     assert ctx.reads == set(np.ndindex(*geometry.kernel))
+
+
+def test_dense_box_patch_is_built_one_axis_at_a_time():
+    """A 25x25 window of one source: 25 + 25 stacked slices, not 625, with the source's lazy transform applied."""
+    x = jnp.asarray(mat(30, 32), jnp.float32)
+    kw = dict(kernel_size=(25, 25), strides=(2, 1), padding="same")
+    geometry = resolve_geometry(x.shape, kw["kernel_size"], kw["strides"], kw["padding"])
+
+    def patches(x):
+        ctx = Context(geometry.layout, unroll_limit=256)
+        source = Source(pad_state(x, geometry), lambda piece: piece * 2.0)
+        entries = object_array(geometry.kernel)
+        for idx in np.ndindex(*geometry.kernel):
+            entries[idx] = Cell(source, idx)
+        return ctx.dense(Grid(entries, jnp.float32))
+
+    slices = [e for e in jaxpr_equations(jax.make_jaxpr(patches)(x)) if e.primitive.name == "slice"]
+    assert len(slices) <= 1 + 25 + 25  # the windows' region, then one slice per tap and axis
+    expected = kmap_reference(np.asarray(x), lambda v: v, **kw)
+    np.testing.assert_array_equal(np.asarray(jax.jit(patches)(x)), 2.0 * expected)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -231,6 +231,26 @@ class Context:
             array = lax.broadcast_in_dim(array, self.out_shape, ())
         return array
 
+    def _box_patch(self, grid: Grid) -> jax.Array | None:
+        """The patch of a Grid whose entry ``idx`` is cell ``corner + idx`` of one source, or None.
+
+        Built one axis at a time (``k0 + k1 + ...`` stacked strided slices of the
+        windows' region) instead of one slice per cell: a 40x40 window is 80 ops,
+        not 1600. The source's transform is applied to the patch, so cells no
+        window reads (gaps between strided windows) never enter a derivative.
+        """
+        if grid.entries.ndim != self.n_positions or not grid.all_cells():
+            return None
+        first = grid.entries.flat[0]
+        for idx in np.ndindex(*grid.shape):
+            entry = grid.entries[idx]
+            if entry.source is not first.source or entry.offset != tuple(c + i for c, i in zip(first.offset, idx)):
+                return None
+        patch = self.region(first.source, first.offset, grid.shape)
+        for axis, (k, s, n) in enumerate(zip(grid.shape, self.layout.strides, self.out_shape)):
+            patch = jnp.stack([lax.slice_in_dim(patch, j, j + (n - 1) * s + 1, s, axis) for j in range(k)], axis=-1)
+        return first.source.read(patch)
+
     def dense(self, value: Any, dtype: Any = None) -> jax.Array:
         """``out_shape + per_window_shape`` array of a value."""
         if isinstance(value, Dense):
@@ -243,6 +263,9 @@ class Context:
         dtype = value.dtype if dtype is None else dtype
         if value.size == 0:  # e.g. v[:0]: nothing to stack
             return jnp.zeros(self.out_shape + value.shape, dtype)
+        patch = self._box_patch(value)
+        if patch is not None:
+            return patch.astype(dtype)
         flat = [self.broadcast_entry(e, dtype) for e in value.entries.flat]
         if value.shape == ():
             return flat[0]
