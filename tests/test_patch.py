@@ -137,6 +137,20 @@ def test_check_named_axis_copies():
     assert check_named_axis(None) is None
 
 
+def test_empty_named_axis_is_the_same_as_none():
+    """{} names no axis: the function gets the plain patch (x[0] is the first cell, not the anchor)."""
+    assert check_named_axis({}) is None
+    x = jnp.arange(1, 6)
+    for f in [lambda v: v[0], jnp.sum]:
+        np.testing.assert_array_equal(kernex.kmap(kernel_size=3, named_axis={})(f)(x), kernex.kmap(kernel_size=3)(f)(x))
+
+
+def test_numpy_integers_as_axes_and_offsets():
+    assert check_named_axis({np.int64(0): "i"}) == {0: "i"}
+    F = kernex.kmap(kernel_size=(3, 3), named_axis={np.int64(0): "i"})(lambda u: u["i", np.int64(1)])
+    np.testing.assert_array_equal(F(mat(4, 4)), [[7, 8], [11, 12]])  # anchor row, one column right
+
+
 def test_axis_out_of_range_for_input():
     """SPEC §1.8: axis keys must be in range(D) -> ValueError when the input rank is known."""
     g = geo.resolve_geometry((4, 4), 3, 1, 0)

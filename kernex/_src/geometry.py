@@ -22,16 +22,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["Geometry", "Layout", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding"]
+__all__ = ["Geometry", "Layout", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding", "is_int"]
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def _per_axis(name: str, value: Any, ndim: int, shape: tuple[int, ...]) -> tuple:
     """Broadcast an int to ``ndim`` entries or check a sequence has ``ndim`` entries."""
-    if _is_int(value):
+    if is_int(value):
         return (int(value),) * ndim
     value = tuple(value)
     if len(value) != ndim:
@@ -44,8 +44,8 @@ def _per_axis(name: str, value: Any, ndim: int, shape: tuple[int, ...]) -> tuple
 
 
 def _check_ints(name: str, value: Any, accepted: str, minimum: int, allow_minus_one: bool = False) -> None:
-    entries = (value,) if _is_int(value) else value
-    if not isinstance(entries, (tuple, list)) or not all(_is_int(v) for v in entries):
+    entries = (value,) if is_int(value) else value
+    if not isinstance(entries, (tuple, list)) or not all(is_int(v) for v in entries):
         raise TypeError(f"`{name}` must be {accepted}; got {value!r} of type {type(value).__name__}.")
     if any(v < minimum and not (allow_minus_one and v == -1) for v in entries):
         extra = " or -1 (whole axis)" if allow_minus_one else ""
@@ -76,9 +76,9 @@ def _check_pad_word(word: str, padding: Any) -> str:
 def _check_pad_entry(entry: Any, padding: Any) -> None:
     if isinstance(entry, str):
         _check_pad_word(entry, padding)
-    elif _is_int(entry):
+    elif is_int(entry):
         return
-    elif isinstance(entry, (tuple, list)) and len(entry) == 2 and all(_is_int(p) for p in entry):
+    elif isinstance(entry, (tuple, list)) and len(entry) == 2 and all(is_int(p) for p in entry):
         return
     else:
         raise TypeError(
@@ -91,7 +91,7 @@ def check_padding(padding: Any) -> None:
     """Type check at construction time (lengths are checked against the input later)."""
     if isinstance(padding, str):
         _check_pad_word(padding, padding)
-    elif _is_int(padding):
+    elif is_int(padding):
         return
     elif isinstance(padding, (tuple, list)):
         for entry in padding:
@@ -106,7 +106,7 @@ def check_padding(padding: Any) -> None:
 def _resolve_pad(entry: Any, k: int) -> tuple[int, int]:
     if isinstance(entry, str):
         return ((k - 1) // 2, k // 2) if entry.lower() == "same" else (0, 0)
-    if _is_int(entry):
+    if is_int(entry):
         return (int(entry), int(entry))
     lo, hi = entry
     return (int(lo), int(hi))
@@ -165,6 +165,11 @@ class Geometry:
         return tuple(max(-lo, 0) for lo, _ in self.padding)
 
     @property
+    def first_anchor(self) -> tuple[int, ...]:
+        """State coordinate of the first window's anchor cell, per axis."""
+        return tuple(o + c for o, c in zip(self.origin, self.center))
+
+    @property
     def layout(self) -> Layout:
         """The windows' layout in the state."""
         return Layout(self.origin, self.out_shape, self.strides)
@@ -208,7 +213,7 @@ def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, paddi
             )
         kernel.append(k)
     strides = tuple(int(s) for s in _per_axis("strides", strides, ndim, shape))
-    if isinstance(padding, str) or _is_int(padding):
+    if isinstance(padding, str) or is_int(padding):
         entries = (padding,) * ndim
     else:
         entries = _per_axis("padding", padding, ndim, shape)

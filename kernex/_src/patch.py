@@ -9,11 +9,12 @@ always anchor-relative (SPEC §1.8, decision D7).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from kernex._src.geometry import Geometry
+from kernex._src.geometry import Geometry, is_int
 
 __all__ = ["NamedPatch", "check_named_axis", "window_function"]
 
@@ -29,17 +30,17 @@ def check_named_axis(named_axis: Any) -> dict[int, str] | None:
         )
     out = {}
     for axis, name in named_axis.items():
-        if not isinstance(axis, int) or isinstance(axis, bool) or axis < 0:
+        if not is_int(axis) or axis < 0:
             raise ValueError(f"`named_axis` keys must be non-negative axis indices; got key {axis!r} in {named_axis!r}.")
         if not isinstance(name, str) or not name or "+" in name or "-" in name:
             raise ValueError(
                 f"`named_axis` names must be non-empty strings without '+' or '-'; got {name!r} "
                 f"for axis {axis} in {named_axis!r}."
             )
-        out[axis] = name
+        out[int(axis)] = name
     if len(set(out.values())) != len(out):
         raise ValueError(f"`named_axis` names must be distinct; got {named_axis!r}.")
-    return out
+    return out or None  # {} names no axis: the same as None
 
 
 def _label(name: str, offset: int) -> str:
@@ -88,8 +89,8 @@ class NamedPatch(Mapping):
                         f"{key!r}: with only some axes named, keys are in axis order; label {part!r} "
                         f"belongs to axis {axis} but is at position {position}."
                     )
-            elif isinstance(part, int) and not isinstance(part, bool) and not self._all_named and position not in self._names:
-                axis, offset = position, part
+            elif is_int(part) and not self._all_named and position not in self._names:
+                axis, offset = position, int(part)
                 lo, hi = -self._center[axis], self._kernel[axis] - self._center[axis] - 1
                 if not lo <= offset <= hi:
                     raise KeyError(f"{key!r}: offset {offset} on unnamed axis {axis} is outside [{lo}, {hi}].")
@@ -142,6 +143,7 @@ def window_function(
                 f"(shape {geometry.shape}); valid axes are 0..{geometry.ndim - 1}."
             )
 
+    @functools.wraps(f)  # errors about the function name it, not this wrapper
     def named(patch, *args, **kwargs):
         return f(NamedPatch(patch, geometry, named_axis, relative), *args, **kwargs)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from kernex._src.geometry import Geometry, _is_int
+from kernex._src.geometry import Geometry, is_int
 
 __all__ = ["Progression", "normalize_index", "region_progressions", "region_masks"]
 
@@ -58,11 +58,11 @@ def normalize_index(index: Any) -> tuple:
     for entry in entries:
         if entry is Ellipsis:
             out.append(entry)
-        elif _is_int(entry):
+        elif is_int(entry):
             out.append(int(entry))
         elif isinstance(entry, slice):
             parts = (entry.start, entry.stop, entry.step)
-            if not all(p is None or _is_int(p) for p in parts):
+            if not all(p is None or is_int(p) for p in parts):
                 raise TypeError(f"slice bounds in a kernel index must be ints or None; got {entry!r}.")
             if entry.step == 0:
                 raise ValueError(f"slice step cannot be zero; got {entry!r}.")
