@@ -497,6 +497,18 @@ def test_fact61_dtypes_are_promoted():
     check(F(mat(4)), [1.5, 2.0, 3.0, 4.0], jnp.float32)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.int8, jnp.uint8, jnp.float32])
+def test_python_constants_by_index_do_not_widen_the_dtype(dtype):
+    """A constant function (the seed's boundary ``lambda u: 1``) promotes like a Python scalar, as in jnp."""
+    F = by_index(kmap, [(Ellipsis, lambda v: v[1]), (0, lambda v: 1)], kernel_size=3, padding="same")
+    x = jnp.arange(1, 6).astype(dtype)
+    out = F(x)
+    assert out.dtype == jnp.result_type(x, 1) == dtype
+    check(out, [1, 2, 3, 4, 5], dtype)
+    G = by_index(kmap, [(Ellipsis, lambda v: 1), (0, lambda v: 2.0)], kernel_size=1)
+    check(G(x), [2.0, 1.0, 1.0, 1.0, 1.0], jnp.float32)  # Python int and float: the default float
+
+
 def test_chained_assignment_records_two_assignments():
     """SPEC §1.9: ``K[a] = K[b] = f`` assigns ``f`` to both indices."""
     F = kmap(kernel_size=1)

@@ -46,6 +46,9 @@ def patch_spec(x: jax.Array, geometry: Geometry) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(geometry.kernel, x.dtype)
 
 
+_PYTHON_SCALARS = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
+
+
 def trace_branches(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tuple, kwargs: dict, name: str):
     """Trace every window function on an abstract patch.
 
@@ -62,14 +65,15 @@ def trace_branches(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tu
             )
         jaxprs.append(closed)
         shapes.append(out.shape)
-        dtypes.append(jnp.result_type(out))
+        # a weakly typed output (a Python constant, e.g. the seed's `lambda u: 1`) promotes like the
+        # Python scalar it came from, so it does not widen float16 / int8 results of the other functions
+        dtypes.append(_PYTHON_SCALARS.get(out.dtype.kind, out.dtype) if out.weak_type else out.dtype)
     if len(set(shapes)) > 1:
         raise ValueError(
             f"{name}: every function assigned by index must return the same shape; got shapes {shapes} "
             f"(in assignment order)."
         )
-    dtype = jnp.result_type(*dtypes) if len(dtypes) > 1 else dtypes[0]
-    return jaxprs, shapes[0], dtype
+    return jaxprs, shapes[0], jnp.result_type(*dtypes)
 
 
 def _axis_mask(progression, ndim: int, axis: int, size: int) -> jax.Array:
