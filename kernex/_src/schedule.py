@@ -110,26 +110,40 @@ def block_conflict(geometry: Geometry, reads, lead: int) -> tuple[int, ...] | No
     return None
 
 
-def wavefront(geometry: Geometry, reads) -> tuple[int, ...] | None:
-    """The valid hyperplane normal with the fewest steps, or None."""
+def wavefront(geometry: Geometry, reads) -> tuple[int, ...]:
+    """The valid hyperplane normal with the fewest steps.
+
+    Searched: normals with entries in [-2, 2] (0..2 beyond 3-D), and the
+    lexicographic normal ``pi[-1] = 1``, ``pi[d] = 1 + sum(pi[e] * max|q[e]|
+    for e > d)``, which is always valid (its first nonzero term outweighs the
+    rest), so a wavefront always exists; it is sequential-like when nothing
+    better is.
+    """
     steps = _position_steps(geometry, reads)
     ndim = geometry.ndim
+    lex = [1] * ndim
+    for d in range(ndim - 2, -1, -1):
+        lex[d] = 1 + sum(lex[e] * max((abs(q[e]) for q in steps), default=0) for e in range(d + 1, ndim))
     values = range(-2, 3) if ndim <= 3 else range(0, 3)
     best, best_count = None, None
-    for pi in itertools.product(values, repeat=ndim):
+    for pi in itertools.chain(itertools.product(values, repeat=ndim), [tuple(lex)]):
         if not any(pi):
             continue
         ok = all((np.dot(pi, q) <= -1) if _lex_negative(q) else (np.dot(pi, q) >= 0) for q in steps)
         # fewest steps; among equals prefer normals without negative entries
-        count = (sum(abs(p) * (n - 1) for p, n in zip(pi, geometry.out_shape)) + 1, sum(p < 0 for p in pi))
+        count = (_wavefront_steps(geometry, pi), sum(p < 0 for p in pi))
         if ok and (best_count is None or count < best_count):
             best, best_count = pi, count
     return best
 
 
+def _wavefront_steps(geometry: Geometry, pi: Sequence[int]) -> int:
+    return sum(abs(p) * (n - 1) for p, n in zip(pi, geometry.out_shape)) + 1
+
+
 def _steps(geometry: Geometry, plan: Plan) -> int:
     if plan.kind == "wavefront":
-        return sum(abs(p) * (n - 1) for p, n in zip(plan.pi, geometry.out_shape)) + 1
+        return _wavefront_steps(geometry, plan.pi)
     return int(np.prod(geometry.out_shape[: plan.lead]))
 
 
@@ -151,25 +165,14 @@ def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
             )
         return Plan("block", ndim, lead)
     if requested == "wavefront":
-        pi = wavefront(geometry, reads)
-        if pi is None:
-            offsets = sorted(tuple(a - c for a, c in zip(j, geometry.center)) for j in reads)
-            raise ValueError(
-                f"kscan schedule='wavefront' would change the result: the window functions read the cells at "
-                f"offsets {offsets} from their anchors, and no hyperplane order keeps every read of an "
-                f"already-written cell before the reader and every read of a not-yet-written cell after it. "
-                f"Use schedule='auto' or schedule='sequential'."
-            )
-        return Plan("wavefront", ndim, pi=pi)
+        return Plan("wavefront", ndim, pi=wavefront(geometry, reads))
     lead = next(m for m in range(ndim + 1) if block_conflict(geometry, reads, m) is None)
     block = Plan("block", ndim, lead)
     if lead <= 1 or jax.default_backend() == "cpu":
         # on CPU a scan step costs a few nanoseconds, while a wavefront step gathers and
         # scatters its windows: the cell-by-cell block schedule is faster (measured 3-6x)
         return block
-    pi = wavefront(geometry, reads)
-    if pi is not None:
-        candidate = Plan("wavefront", ndim, pi=pi)
-        if _WAVEFRONT_ADVANTAGE * _steps(geometry, candidate) < _steps(geometry, block):
-            return candidate
+    candidate = Plan("wavefront", ndim, pi=wavefront(geometry, reads))
+    if _WAVEFRONT_ADVANTAGE * _steps(geometry, candidate) < _steps(geometry, block):
+        return candidate
     return block
