@@ -251,6 +251,17 @@ def test_errors(thunk, exc, match):
         thunk()
 
 
+def test_errors_name_the_window_function_and_repr_shows_the_schedule():
+    def two_values(v):
+        return v[0], v[1]
+
+    with pytest.raises(TypeError, match=r"kscan: a window function must return one array or scalar; 'two_values' returned"):
+        kscan(kernel_size=3)(two_values)(mat(5))
+    assert repr(kscan(kernel_size=3, schedule="sequential")) == (
+        "kscan(kernel_size=3, strides=1, padding=0, relative=False, named_axis=None, schedule='sequential')"
+    )
+
+
 # ----------------------------------------------------------------------------- property tests
 
 

@@ -58,10 +58,15 @@ class Kernel(abc.ABC):
         self._assignments: list[tuple[tuple, Callable]] = []
 
     def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self._extra_config().items())
         return (
             f"{self._name}(kernel_size={self.kernel_size!r}, strides={self.strides!r}, padding={self.padding!r}, "
-            f"relative={self.relative!r}, named_axis={self.named_axis!r})"
+            f"relative={self.relative!r}, named_axis={self.named_axis!r}{extra})"
         )
+
+    def _extra_config(self) -> dict[str, Any]:
+        """Constructor arguments of a subclass, shown by ``repr``."""
+        return {}
 
     # identity hash so that ``jax.jit(K)`` works (SPEC §1.10)
     __hash__ = object.__hash__

@@ -20,7 +20,7 @@ from jax import lax
 
 from kernex._src import interpreter, lowering
 from kernex._src.geometry import Geometry, Layout
-from kernex._src.kernel import Branch, Kernel
+from kernex._src.kernel import Kernel
 from kernex._src.schedule import SCHEDULES, Plan, choose_plan, read_offsets
 from kernex._src.stencil_values import Cell, Context, window_grid
 
@@ -86,7 +86,7 @@ def _recorded(state, geometry: Geometry):
     so the recorded outputs are the final state's anchor cells. (Returning them
     as ``lax.scan`` outputs instead makes XLA copy the whole state every step.)
     """
-    start = [o + c for o, c in zip(geometry.origin, geometry.center)]
+    start = geometry.first_anchor
     limit = [st + (n - 1) * s + 1 for st, n, s in zip(start, geometry.out_shape, geometry.strides)]
     return lax.slice(state, start, limit, geometry.strides)
 
@@ -98,7 +98,7 @@ def _run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
     slab_shape = g.kernel[:m] + g.state_shape[m:]
     layout = Layout((0,) * m + g.origin[m:], (1,) * m + trail_out, (1,) * m + g.strides[m:])
     row_shape = (1,) * m + g.state_shape[m:]
-    first_anchor = [o + c for o, c in zip(g.origin[m:], g.center[m:])]
+    first_anchor = g.first_anchor[m:]
     placement = [(0, 0, 0)] * m + [
         (a, n - a - ((k - 1) * s + 1), s - 1) for a, n, k, s in zip(first_anchor, g.state_shape[m:], trail_out, g.strides[m:])
     ]
@@ -196,8 +196,7 @@ def _run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative
 def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict):
     """Trace the functions, prove a schedule, run it."""
     spec = lowering.patch_spec(x, geometry)
-    bound = [Branch(lambda p, f=b.fn: f(p, *args, **kwargs), b.region) for b in branches]
-    jaxprs, shape, _ = lowering.trace_branches(bound, spec, (), {}, "kscan")
+    jaxprs, shape, _ = lowering.trace_branches(branches, spec, args, kwargs, "kscan")
     if shape != ():
         raise ValueError(
             f"kscan writes each result into one cell, so window functions must return a scalar; got shape {shape}."
@@ -243,6 +242,9 @@ class kscan(Kernel):
         if schedule not in SCHEDULES:
             raise ValueError(f"`schedule` must be one of {SCHEDULES}; got {schedule!r}.")
         self.schedule = schedule
+
+    def _extra_config(self) -> dict:
+        return {"schedule": self.schedule}
 
     def _lower(self, array, geometry, branches, args, kwargs):
         return kscan_lower(array, geometry, branches, self.relative, self.schedule, args, kwargs)
