@@ -320,6 +320,35 @@ def test_more_than_64_taps_per_axis(shape, kernel):
     check_kmap(f, kw, x=random_array(7, shape, np.float32))
 
 
+@pytest.mark.parametrize(
+    "name", ["tensordot", "vdot", "ravel-matmul", "weights-first"], ids=lambda n: n
+)
+@pytest.mark.parametrize("traced", [False, True], ids=["constant", "traced"])
+def test_contractions_with_weights_over_a_large_window_are_correlations(name, traced):
+    """``jnp.tensordot(v, w, 2)`` & co. on a 17x17 window: one correlation, not 289 unrolled products."""
+    f = {
+        "tensordot": lambda v, w: jnp.tensordot(v, w, 2),
+        "vdot": lambda v, w: jnp.vdot(v, w),
+        "ravel-matmul": lambda v, w: v.ravel() @ w.ravel(),
+        "weights-first": lambda v, w: jnp.tensordot(w, v, 2),
+    }[name]
+    x = random_array(13, (21, 19), np.float32)
+    W = _weights("dense", (17, 17))
+    kw = dict(kernel_size=(17, 17), strides=(1, 2), padding="same")
+    apply = kernex.kmap(**kw)(f)
+    fn = (lambda x, w: apply(x, w)) if traced else (lambda x, w: apply(x, W))
+    got, (gx, gw) = _values_and_grads(fn, x, W, argnums=(0, 1))
+    ref = lambda x, w: kmap_reference_vectorized(x, f, args=(w,), **kw)  # noqa: E731
+    expected, (ex, ew) = _values_and_grads(ref, x, W, argnums=(0, 1))
+    _close(got, expected)
+    _close(gx, ex)
+    if traced:
+        _close(gw, ew, atol=1e-3)
+    names = primitive_names(fn, x, W)
+    assert "conv_general_dilated" in names and "dot_general" not in names, names
+    assert largest_intermediate(fn, x, W) <= 4 * x.size
+
+
 def test_the_seed_average_blur_25x25_is_a_box_filter():
     """The seed's 25x25 AverageBlur function: ones / 625 weights, float32 sum of a uint8 image."""
     x = jnp.asarray(np.random.default_rng(0).integers(0, 256, (30, 32)), jnp.uint8)

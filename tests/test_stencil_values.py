@@ -294,6 +294,18 @@ def test_dense_box_patch_is_built_one_axis_at_a_time():
     np.testing.assert_array_equal(np.asarray(jax.jit(patches)(x)), 2.0 * expected)
 
 
+@pytest.mark.parametrize("rows", [1, 4])
+def test_dense_of_a_transposed_box_is_the_transposed_patch(rows):
+    """``v.T`` of a window (also with a single row: a length-1 axis may pair with either state axis)."""
+    x = mat(6, 7)
+    kw = dict(kernel_size=(rows, 3), strides=(1, 2), padding="same")
+    geometry = resolve_geometry(x.shape, kw["kernel_size"], kw["strides"], kw["padding"])
+    ctx = Context(geometry.layout, unroll_limit=256)
+    grid = window_grid(pad_state(x, geometry), geometry, False)
+    got = ctx.dense(Grid(grid.entries.T, grid.dtype))
+    np.testing.assert_array_equal(np.asarray(got), kmap_reference(x, lambda v: v.T, **kw))
+
+
 # ----------------------------------------------------------------------------- helpers
 
 

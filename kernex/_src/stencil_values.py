@@ -232,23 +232,46 @@ class Context:
         return array
 
     def _box_patch(self, grid: Grid) -> jax.Array | None:
-        """The patch of a Grid whose entry ``idx`` is cell ``corner + idx`` of one source, or None.
+        """The patch of a Grid that is a box of one source's cells (axes possibly permuted, as by
+        ``v.T``), or None.
 
         Built one axis at a time (``k0 + k1 + ...`` stacked strided slices of the
         windows' region) instead of one slice per cell: a 40x40 window is 80 ops,
         not 1600. The source's transform is applied to the patch, so cells no
         window reads (gaps between strided windows) never enter a derivative.
         """
-        if grid.entries.ndim != self.n_positions or not grid.all_cells():
+        ndim = self.n_positions
+        if grid.entries.ndim != ndim or grid.size < 2 or not grid.all_cells():
             return None
         first = grid.entries.flat[0]
+        axes = []  # axes[a]: the state axis that grid axis a steps along
+        for a, k in enumerate(grid.shape):
+            if k > 1:
+                step = np.subtract(grid.entries[(0,) * a + (1,) + (0,) * (ndim - a - 1)].offset, first.offset)
+                if sorted(step.tolist()) != [0] * (ndim - 1) + [1]:
+                    return None
+                axes.append(int(np.argmax(step)))
+            else:
+                axes.append(None)
+        free = iter(sorted(set(range(ndim)) - set(axes)))
+        axes = [next(free) if axis is None else axis for axis in axes]
+        if sorted(axes) != list(range(ndim)):
+            return None
         for idx in np.ndindex(*grid.shape):
             entry = grid.entries[idx]
-            if entry.source is not first.source or entry.offset != tuple(c + i for c, i in zip(first.offset, idx)):
+            expected = list(first.offset)
+            for a, i in enumerate(idx):
+                expected[axes[a]] += i
+            if entry.source is not first.source or entry.offset != tuple(expected):
                 return None
-        patch = self.region(first.source, first.offset, grid.shape)
-        for axis, (k, s, n) in enumerate(zip(grid.shape, self.layout.strides, self.out_shape)):
+        box = [0] * ndim
+        for a, axis in enumerate(axes):
+            box[axis] = grid.shape[a]
+        patch = self.region(first.source, first.offset, tuple(box))
+        for axis, (k, s, n) in enumerate(zip(box, self.layout.strides, self.out_shape)):
             patch = jnp.stack([lax.slice_in_dim(patch, j, j + (n - 1) * s + 1, s, axis) for j in range(k)], axis=-1)
+        if axes != sorted(axes):
+            patch = lax.transpose(patch, tuple(range(ndim)) + tuple(ndim + axis for axis in axes))
         return first.source.read(patch)
 
     def dense(self, value: Any, dtype: Any = None) -> jax.Array:
