@@ -94,17 +94,17 @@ def test_anchors(strides, padding, anchors):
     assert g.anchors(0).tolist() == anchors
 
 
-def test_state_padding_origin_and_window_starts():
+def test_state_padding_origin_and_layout():
     """SPEC §2.1: state keeps all cells; negative padding only moves the first window."""
     g = geo.resolve_geometry((5,), (3,), 1, ((-1, 2),))
     assert g.state_padding == ((0, 2),)
     assert g.state_shape == (7,)
     assert g.origin == (1,)
-    assert g.window_starts(0).tolist() == [1, 2, 3, 4]
+    assert g.layout == geo.Layout((1,), (4,), (1,))  # windows start at state cells 1, 2, 3, 4
     g = geo.resolve_geometry((5,), (3,), 2, ((2, -1),))
     assert g.state_padding == ((2, 0),)
     assert g.origin == (0,)
-    assert g.window_starts(0).tolist() == [0, 2]
+    assert g.layout == geo.Layout((0,), (2,), (2,))  # windows start at state cells 0, 2
 
 
 @pytest.mark.parametrize(

@@ -174,10 +174,6 @@ class Geometry:
         """The windows' layout in the state."""
         return Layout(self.origin, self.out_shape, self.strides)
 
-    def window_starts(self, axis: int) -> np.ndarray:
-        """State coordinate of the first cell of every window along ``axis``."""
-        return self.origin[axis] + self.strides[axis] * np.arange(self.out_shape[axis])
-
     def anchors(self, axis: int) -> np.ndarray:
         """Input coordinate of the anchor of every window along ``axis`` (may be < 0 or >= n)."""
         lo = self.padding[axis][0]

@@ -19,7 +19,7 @@ import numpy as np
 
 from kernex._src.geometry import Geometry, is_int
 
-__all__ = ["Progression", "normalize_index", "region_progressions", "region_masks"]
+__all__ = ["Progression", "normalize_index", "region_progressions"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +40,6 @@ class Progression:
             return np.zeros(positions.shape, dtype=bool)
         inside = (positions >= self.first) & (positions <= self.last)
         return inside & ((positions - self.first) % self.step == 0)
-
-    def mask(self, size: int) -> np.ndarray:
-        return self.contains(np.arange(size))
 
 
 def normalize_index(index: Any) -> tuple:
@@ -133,7 +130,3 @@ def region_progressions(index: tuple, geometry: Geometry) -> tuple[Progression, 
         for axis, (entry, n) in enumerate(zip(_expand(index, geometry), geometry.shape))
     )
 
-
-def region_masks(index: tuple, geometry: Geometry) -> tuple[np.ndarray, ...]:
-    """:func:`region_progressions` as boolean masks over output positions."""
-    return tuple(p.mask(n) for p, n in zip(region_progressions(index, geometry), geometry.out_shape))
