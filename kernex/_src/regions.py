@@ -5,8 +5,9 @@ semantics (SPEC §1.9). Along one axis a key entry selects an arithmetic
 progression of input coordinates (one int, or a slice), and the anchors are an
 arithmetic progression of output positions, so the windows a key selects are an
 arithmetic progression of output positions per axis: a :class:`Progression`.
-That keeps regions O(1) in size and lets the lowering build masks from ``iota``
-instead of ``out_shape``-sized constants.
+That keeps regions O(1) in size and lets kmap's lowering build masks from
+``iota`` instead of ``out_shape``-sized constants (kscan's cell-by-cell and
+wavefront schedules still tabulate each position's function per step).
 """
 
 from __future__ import annotations

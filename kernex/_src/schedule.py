@@ -1,11 +1,12 @@
 """Execution orders that reproduce ``kscan``'s sequential semantics exactly.
 
 ``kscan`` is defined cell by cell in row-major order (SPEC §2.1): each window
-reads the current state and writes its anchor cell. Evaluating a *group* of
-windows at once from the state before the group gives the same result iff no
-window of the group reads a cell written by an earlier window of the same
-group, and no window reads a cell written by a *later* window of an earlier
-group. Both follow from the window offsets the functions actually read:
+reads the current state and writes its anchor cell. Evaluating *groups* of
+windows one after another, each group at once from the state the previous
+groups left, gives the same result iff every cell a window reads that an
+earlier window (in row-major order) writes is written by an earlier group, and
+every cell it reads that a later window writes is written by the same or a
+later group. Both follow from the window offsets the functions actually read:
 
 * :func:`read_offsets` traces every registered function and records which
   window cells reach its output (dead code removed);
