@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from kernex._src.stencil_values import Cell, Context, Scaled, object_array, tree_reduce
+from kernex._src.stencil_values import Cell, Context, Scaled, object_array, tap, tree_reduce
 
 __all__ = ["reduce_boxes", "box", "separable_factors"]
 
@@ -84,7 +84,7 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
     n_out = (region.shape[axis] - k) // stride + 1
     if k <= _TAPS_UNROLL:
         def cell(j):
-            sl = lax.slice_in_dim(region, j, j + (n_out - 1) * stride + 1, stride, axis)
+            sl = tap(region, axis, j, n_out, stride)
             sl = sl if pre is None else pre(sl)
             return sl if uniform else sl * np.asarray(taps[j], dtype)
 

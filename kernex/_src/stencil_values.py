@@ -30,7 +30,7 @@ from jax import lax
 
 from kernex._src.geometry import Geometry, Layout
 
-__all__ = ["Source", "Cell", "Scaled", "Uniform", "Grid", "Dense", "Context", "is_concrete", "tree_reduce", "object_array"]
+__all__ = ["Source", "Cell", "Scaled", "Uniform", "Grid", "Dense", "Context", "is_concrete", "tap", "tree_reduce", "object_array"]
 
 
 def is_concrete(value: Any) -> bool:
@@ -113,6 +113,11 @@ class Dense:
 
     def window_shape(self, n_positions: int) -> tuple[int, ...]:
         return tuple(self.array.shape[n_positions:])
+
+
+def tap(region: jax.Array, axis: int, j: int, count: int, stride: int) -> jax.Array:
+    """Cell ``j`` along ``axis`` of ``count`` windows that start every ``stride`` cells of ``region``."""
+    return lax.slice_in_dim(region, j, j + (count - 1) * stride + 1, stride, axis)
 
 
 def tree_reduce(binary: Any, items: list) -> Any:
@@ -269,7 +274,7 @@ class Context:
             box[axis] = grid.shape[a]
         patch = self.region(first.source, first.offset, tuple(box))
         for axis, (k, s, n) in enumerate(zip(box, self.layout.strides, self.out_shape)):
-            patch = jnp.stack([lax.slice_in_dim(patch, j, j + (n - 1) * s + 1, s, axis) for j in range(k)], axis=-1)
+            patch = jnp.stack([tap(patch, axis, j, n, s) for j in range(k)], axis=-1)
         if axes != sorted(axes):
             patch = lax.transpose(patch, tuple(range(ndim)) + tuple(ndim + axis for axis in axes))
         return first.source.read(patch)
