@@ -10,9 +10,10 @@ Public API (everything else lives in ``kernex._src`` and may change):
   and ``plot_model`` for treeclass models (available after ``import kernex``).
 """
 
+from kernex import viz as viz
 from kernex._src.kmap import kmap as kmap
 from kernex._src.kscan import kscan as kscan
-from kernex._src.treeclass import static_field as static_field, treeclass as treeclass
-from kernex import viz as viz
+from kernex._src.tree.treeclass import static_field as static_field
+from kernex._src.tree.treeclass import treeclass as treeclass
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kernex._src import interpreter
+from kernex._src.interp import evaluate as interpreter
 
 
 @pytest.fixture

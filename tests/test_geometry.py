@@ -2,10 +2,9 @@
 
 import pytest
 from hypothesis import given
-
-from kernex._src import geometry as geo
 from reference import geometries, property_settings, resolve
 
+from kernex._src.window import geometry as geo
 
 # --------------------------------------------------------------------------- resolve_geometry
 

@@ -11,9 +11,6 @@ import scipy.ndimage
 from hypothesis import given
 from hypothesis import strategies as st
 from jax import lax
-
-import kernex
-from kernex import kmap
 from reference import (
     SCALAR_KMAP,
     by_index,
@@ -32,6 +29,8 @@ from reference import (
     seed_laplacian,
 )
 
+import kernex
+from kernex import kmap
 
 # ----------------------------------------------------------------------------- seed examples
 

@@ -9,9 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from demo.stencils import linear_convection
-from kernex import kscan
 from reference import (
     by_index,
     check,
@@ -27,6 +24,9 @@ from reference import (
     random_array,
     resolve,
 )
+
+from demo.stencils import linear_convection
+from kernex import kscan
 
 S = jnp.sum
 NEIGHBOURS = lambda x: x[-1] + x[0] + x[1]  # noqa: E731

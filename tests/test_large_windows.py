@@ -1,4 +1,4 @@
-"""Windows above ``lowering.UNROLL_LIMIT`` cells (``kernex._src.large_windows``).
+"""Windows above ``config.UNROLL_LIMIT`` cells (``kernex._src.large_windows``).
 
 Unit tests of ``box`` and ``separable_factors``, then ``kmap`` with large windows,
 both real ones (17x17, 25x25, 67 taps) and small ones with the limit
@@ -19,18 +19,18 @@ import pytest
 import scipy.ndimage
 from hypothesis import given
 from hypothesis import strategies as st
-
-import kernex
-from kernex._src import lowering
-from kernex._src.large_windows import box, separable_factors
 from reference import (
     kmap_reference,
-    largest_intermediate,
     kmap_reference_vectorized,
+    largest_intermediate,
     primitive_names,
     property_settings,
     random_array,
 )
+
+import kernex
+from kernex._src import config
+from kernex._src.interp.large_windows import box, separable_factors
 
 # ----------------------------------------------------------------------------- box
 
@@ -146,7 +146,7 @@ def test_property_outer_products_are_separable(vectors):
 
 @pytest.fixture
 def limit_2(monkeypatch):
-    monkeypatch.setattr(lowering, "UNROLL_LIMIT", 2)
+    monkeypatch.setattr(config, "UNROLL_LIMIT", 2)
 
 
 # (input shape, kernel) pairs: small windows with the limit at 2, real windows above the default limit

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from kernex._src import geometry as geo
-from kernex._src import regions
 from reference import geometries, indices, property_settings
 
+from kernex._src.window import geometry as geo
+from kernex._src.window import regions
 
 # --------------------------------------------------------------------------- normalize_index
 

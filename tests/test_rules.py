@@ -28,13 +28,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
-
-import kernex
-from kernex._src import lowering
 from reference import kmap_reference, kmap_reference_vectorized, random_array
 
+import kernex
+from kernex._src import config
+
 SAME3 = dict(kernel_size=(3, 3), padding="same")
-DEFAULT_LIMIT = lowering.UNROLL_LIMIT
+DEFAULT_LIMIT = config.UNROLL_LIMIT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,8 +284,8 @@ def assert_close(got, expected):
 def unroll_limit(request, monkeypatch):
     """Run with the default UNROLL_LIMIT, and with 2 so that every large-window path is taken."""
     if request.param == "limit-2":
-        monkeypatch.setattr(lowering, "UNROLL_LIMIT", 2)
-    return lowering.UNROLL_LIMIT
+        monkeypatch.setattr(config, "UNROLL_LIMIT", 2)
+    return config.UNROLL_LIMIT
 
 
 # ----------------------------------------------------------------------------- the matrix
@@ -314,7 +314,7 @@ def test_values_and_gradients(case, unroll_limit, fallback_log):
 @pytest.mark.parametrize("limit", [DEFAULT_LIMIT, 2])
 def test_eager_values(monkeypatch, limit):
     """Without any transformation (concrete input and weights) on a few families."""
-    monkeypatch.setattr(lowering, "UNROLL_LIMIT", limit)
+    monkeypatch.setattr(config, "UNROLL_LIMIT", limit)
     for name in ["unary-weighted", "gather-fill", "max-min-axes", "convert-int-to-float"]:
         case = CASES[CASE_IDS.index(name)]
         x, w, _, _, expected, _, _ = reference(case)

@@ -1,4 +1,4 @@
-"""``tree_base``: class registry, static/dynamic split, field-name checks and copies without ``__init__``."""
+"""``tree.base``: class registry, static/dynamic split, field-name checks and copies without ``__init__``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 from kernex import static_field, treeclass
-from kernex._src import tree_base as base
+from kernex._src.tree import base
 
 
 @treeclass

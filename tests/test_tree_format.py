@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kernex import static_field, treeclass
-from kernex._src.tree_format import dtype_abbrev, fmt
+from kernex._src.tree.format import dtype_abbrev, fmt
 
 
 @pytest.mark.parametrize(

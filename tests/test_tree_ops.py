@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 from seed_trees import A, Test
 
 from kernex import static_field, treeclass
-from kernex._src import tree_ops
+from kernex._src.tree import ops as tree_ops
 
 
 @treeclass

@@ -14,7 +14,7 @@ from seed_trees import A, Test, level2
 import kernex
 from demo.models import AverageBlurLayer, MaxPool2D, StackedLinear
 from kernex import static_field, treeclass
-from kernex._src.treeclass import is_static, is_treeclass, tree_fields
+from kernex._src.tree.treeclass import is_static, is_treeclass, tree_fields
 
 
 @treeclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import pytest
+from test_viz_model_walk import X, level2, linear, seed_model
 
 from demo.models import Linear
 from kernex import treeclass
 from kernex._src.viz.call_shapes import record_calls
-from test_viz_model_walk import X, level2, linear, seed_model
 
 
 def shapes(calls):

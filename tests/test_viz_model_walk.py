@@ -14,7 +14,14 @@ from seed_trees import level0, level2
 import kernex
 from demo.models import Linear, StackedLinear
 from kernex import static_field, treeclass
-from kernex._src.viz.model_walk import check_model, field_items, is_layer, label, layers, walk_nodes
+from kernex._src.viz.model_walk import (
+    check_model,
+    field_items,
+    is_layer,
+    label,
+    layers,
+    walk_nodes,
+)
 
 X = jnp.linspace(0, 1, 100)[:, None]  # SPEC §6.4's x: f32[100,1]
 

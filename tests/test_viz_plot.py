@@ -9,13 +9,13 @@ import stat
 import jax
 import jax.numpy as jnp
 import pytest
+from test_viz_model_walk import X, level2, linear, seed_model
+from test_viz_tree_box import layer_boxes
+from test_viz_tree_text import FACT107, FACT108
 
 import kernex
 from demo.models import Linear
 from kernex import static_field, treeclass
-from test_viz_model_walk import X, level2, linear, seed_model
-from test_viz_tree_box import layer_boxes
-from test_viz_tree_text import FACT107, FACT108
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(

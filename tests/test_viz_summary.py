@@ -8,13 +8,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_viz_model_walk import (
+    Sequential,
+    X,
+    level2,
+    linear,
+    make_m,
+    make_reordered,
+    seed_model,
+)
 
 import kernex
 from demo.models import Linear, StackedLinear
 from kernex import static_field, treeclass
-from kernex._src.tree_format import fmt
+from kernex._src.tree.format import fmt
 from kernex._src.viz.summary import box_table, hsize
-from test_viz_model_walk import X, Sequential, level2, linear, make_m, make_reordered, seed_model
 
 SEED_SUMMARY = '┌──────┬───────┬─────────┬───────────────────┐\n│Type  │Param #│Size     │Config             │\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│256    │1.000 KB │bias=f32[1,128]    │\n│      │       │         │weight=f32[1,128]  │\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│16,512 │64.500 KB│bias=f32[1,128]    │\n│      │       │         │weight=f32[128,128]│\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│129    │516.000 B│bias=f32[1,1]      │\n│      │       │         │weight=f32[128,1]  │\n└──────┴───────┴─────────┴───────────────────┘\nTotal params :\t16,897\nInexact params:\t16,897\nOther params:\t0\n----------------------------------------------\nTotal size :\t66.004 KB\nInexact size:\t66.004 KB\nOther size:\t0.000 B\n=============================================='  # noqa: E501
 SUMMARY_WITH_ARRAY = '┌──────┬────────────┬───────┬─────────┬───────────────────┐\n│Type  │Output      │Param #│Size     │Config             │\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,128]│256    │1.000 KB │bias=f32[1,128]    │\n│      │            │       │         │weight=f32[1,128]  │\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,128]│16,512 │64.500 KB│bias=f32[1,128]    │\n│      │            │       │         │weight=f32[128,128]│\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,1]  │129    │516.000 B│bias=f32[1,1]      │\n│      │            │       │         │weight=f32[128,1]  │\n└──────┴────────────┴───────┴─────────┴───────────────────┘\nTotal params :\t16,897\nInexact params:\t16,897\nOther params:\t0\n-----------------------------------------------------------\nTotal size :\t66.004 KB\nInexact size:\t66.004 KB\nOther size:\t0.000 B\n==========================================================='  # noqa: E501

@@ -7,13 +7,20 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+from test_viz_model_walk import (
+    Sequential,
+    X,
+    level2,
+    linear,
+    make_reordered,
+    seed_model,
+)
+from test_viz_summary import assert_same_lines
 
 import kernex
 from demo.models import Linear
 from kernex import static_field, treeclass
-from kernex._src.tree_format import fmt
-from test_viz_model_walk import X, Sequential, level2, linear, make_reordered, seed_model
-from test_viz_summary import assert_same_lines
+from kernex._src.tree.format import fmt
 
 FACT100 = '┌──────────────────────────────────────┐\n│StackedLinear(Parent)                 │\n├──────────────────────────────────────┤\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,1]   ││\n││ Linear(l1) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l2) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l3) │────────┼──────────────┤│\n││            │ Output │ f32[100,1]   ││\n│└────────────┴────────┴──────────────┘│\n└──────────────────────────────────────┘'  # noqa: E501
 FACT102 = '┌──────────────────────────────┐\n│StackedLinear(Parent)         │\n├──────────────────────────────┤\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l1) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l2) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l3) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n└──────────────────────────────┘'  # noqa: E501

@@ -9,11 +9,11 @@ import sys
 
 import jax.numpy as jnp
 import pytest
+from test_viz_model_walk import level2, linear, make_m, seed_model
+from test_viz_summary import assert_same_lines
 
 import kernex
 from kernex import static_field, treeclass
-from test_viz_model_walk import level2, linear, make_m, seed_model
-from test_viz_summary import assert_same_lines
 
 FACT101 = 'StackedLinear\n    ├── l1=Linear\n    │   ├── weight=f32[1,128]\n    │   └── bias=f32[1,128]\n    ├── l2=Linear\n    │   ├── weight=f32[128,128]\n    │   └── bias=f32[1,128]\n    └──l3=Linear\n        ├── weight=f32[128,1]\n        └── bias=f32[1,1]'  # noqa: E501
 FACT105_DIAGRAM = 'level2\n    ├── e=level1\n    │   └──d=level0\n    │       ├── a=10\n    │       └── b=20\n    └──f=level0\n        ├── a=100\n        └── b=200'  # noqa: E501

@@ -1,7 +1,7 @@
 """The kernel object shared by ``kmap`` and ``kscan``: arguments, calling conventions, ``F[idx] = f``.
 
 A kernel object only records what the user said. Every call resolves the
-geometry from the input's shape afresh (SPEC §1.1, D6) and hands the result to
+geometry from the input's shape afresh (calls are pure: ``docs/semantics.md``) and hands the result to
 the subclass's ``_lower``, which decides how windows become XLA code.
 """
 
@@ -15,9 +15,9 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from kernex._src import geometry as geo
-from kernex._src import regions
-from kernex._src.patch import check_named_axis, window_function
+from kernex._src.window import geometry as geo
+from kernex._src.window import regions
+from kernex._src.window.views import check_named_axis, window_function
 
 __all__ = ["Branch", "Kernel"]
 
@@ -68,7 +68,7 @@ class Kernel(abc.ABC):
         """Constructor arguments of a subclass, shown by ``repr``."""
         return {}
 
-    # identity hash so that ``jax.jit(K)`` works (SPEC §1.10)
+    # identity hash so that ``jax.jit(K)`` works
     __hash__ = object.__hash__
 
     def __setitem__(self, index: Any, func: Callable) -> None:

@@ -1,9 +1,12 @@
-"""``kmap``: apply a function to every window of an array, independently."""
+"""``kmap``: apply a function to every window of an array, independently.
+
+The public class only; its lowering is ``kernex._src.lower.kmap``.
+"""
 
 from __future__ import annotations
 
-from kernex._src import lowering
 from kernex._src.kernel import Kernel
+from kernex._src.lower import kmap as kmap_lower
 
 __all__ = ["kmap"]
 
@@ -45,4 +48,4 @@ class kmap(Kernel):
     _name = "kmap"
 
     def _lower(self, array, geometry, branches, args, kwargs):
-        return lowering.kmap_fused(array, geometry, branches, self.relative, args, kwargs)
+        return kmap_lower.kmap_fused(array, geometry, branches, self.relative, args, kwargs)

@@ -44,7 +44,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from kernex._src.tree_format import fmt
+from kernex._src.tree.format import fmt
 from kernex._src.viz.model_walk import Path, label, layers, walk_nodes
 
 __all__ = ["Call", "record_calls"]

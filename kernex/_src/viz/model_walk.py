@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from kernex._src.treeclass import is_static, is_treeclass, tree_fields
+from kernex._src.tree.treeclass import is_static, is_treeclass, tree_fields
 
 __all__ = ["Path", "check_model", "field_items", "is_layer", "label", "layers", "walk_nodes"]
 

@@ -31,8 +31,8 @@ import shutil
 import subprocess
 from typing import Any
 
-from kernex._src.tree_format import fmt
-from kernex._src.treeclass import is_treeclass
+from kernex._src.tree.format import fmt
+from kernex._src.tree.treeclass import is_treeclass
 from kernex._src.viz.call_shapes import Call, record_calls
 from kernex._src.viz.model_walk import Path, check_model, field_items, label
 from kernex._src.viz.tree_text import mermaid_markdown, tree_mermaid

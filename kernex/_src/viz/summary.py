@@ -26,8 +26,8 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 
-from kernex._src.tree_format import fmt
-from kernex._src.treeclass import is_treeclass
+from kernex._src.tree.format import fmt
+from kernex._src.tree.treeclass import is_treeclass
 from kernex._src.viz.call_shapes import record_calls
 from kernex._src.viz.model_walk import Path, check_model, field_items, is_layer
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from kernex._src.tree_format import fmt
-from kernex._src.treeclass import is_treeclass
+from kernex._src.tree.format import fmt
+from kernex._src.tree.treeclass import is_treeclass
 from kernex._src.viz.model_walk import check_model, field_items
 from kernex._src.viz.summary import summary
 from kernex._src.viz.tree_box import tree_box

@@ -18,12 +18,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import kernex
-from demo.stencils import linear_convection
-from kernex._src import kscan as kscan_module
-from kernex._src import schedule
-from kernex._src.geometry import resolve_geometry
 from reference import (
     by_index,
     geometries,
@@ -35,6 +29,14 @@ from reference import (
     seed_laplacian,
 )
 
+import kernex
+from demo.stencils import linear_convection
+from kernex._src import config
+from kernex._src.lower import kscan as kscan_module
+from kernex._src.lower import plan as schedule
+from kernex._src.lower import reads
+from kernex._src.window.geometry import resolve_geometry
+
 
 @pytest.fixture
 def planner(monkeypatch):
@@ -42,7 +44,7 @@ def planner(monkeypatch):
     record: dict = {}
 
     def read_offsets(*args, **kwargs):
-        record["reads"] = schedule.read_offsets(*args, **kwargs)
+        record["reads"] = reads.read_offsets(*args, **kwargs)
         return record["reads"]
 
     def choose_plan(geometry, reads, requested):
@@ -140,7 +142,7 @@ def test_read_offsets_directly():
     """``read_offsets`` on traced jaxprs (the unit under the fixture above)."""
     geometry = resolve_geometry((6, 6), (3, 3), 1, "same")
     jaxprs = [jax.make_jaxpr(f)(jnp.zeros((3, 3))) for f in (lambda p: p[0, 0] * p[2, 2], lambda p: jnp.exp(p[1, 2]))]
-    assert schedule.read_offsets(jaxprs, geometry, False, jnp.float32) == {(0, 0), (2, 2), (1, 2)}
+    assert reads.read_offsets(jaxprs, geometry, False, jnp.float32) == {(0, 0), (2, 2), (1, 2)}
 
 
 # ----------------------------------------------------------------------------- choose_plan
@@ -181,23 +183,23 @@ def backend(request, monkeypatch):
 
 def _wavefront_chosen(backend, out_shape, pi):
     """The documented 'auto' rule for a function whose first valid block schedule is 'sequential' or
-    more than one leading axis: never on CPU; elsewhere iff ``_WAVEFRONT_ADVANTAGE`` times fewer steps."""
+    more than one leading axis: never on CPU; elsewhere iff ``config.WAVEFRONT_ADVANTAGE`` times fewer steps."""
     wave_steps = sum(abs(p) * (n - 1) for p, n in zip(pi, out_shape)) + 1
     block_steps = math.prod(out_shape)
-    return backend != "cpu" and schedule._WAVEFRONT_ADVANTAGE * wave_steps < block_steps
+    return backend != "cpu" and config.WAVEFRONT_ADVANTAGE * wave_steps < block_steps
 
 
 @pytest.mark.parametrize("n", [4, 7, 8, 16])
 def test_gauss_seidel_plan_follows_the_documented_rule(planner, backend, n):
     """Gauss-Seidel reads (-1, 0) and (0, -1) (earlier writes) and (1, 0), (0, 1) (later cells): of the
     block schedules only 'sequential' is exact; the hyperplanes i + j are. Off CPU 'auto' takes the
-    wavefront iff ``_WAVEFRONT_ADVANTAGE * (2n - 1) < n * n`` (with the factor 4: from n = 8 on)."""
+    wavefront iff ``config.WAVEFRONT_ADVANTAGE * (2n - 1) < n * n`` (with the factor 4: from n = 8 on)."""
     x = random_array(3, (n, n), np.float32)
     out, seen = run(planner, scan(gauss_seidel, **REL3), x)
     plan = seen["plan"]
     expect_wave = _wavefront_chosen(backend, (n, n), (1, 1))
     assert plan.name == ("wavefront" if expect_wave else "sequential")
-    if backend != "cpu" and schedule._WAVEFRONT_ADVANTAGE == 4:
+    if backend != "cpu" and config.WAVEFRONT_ADVANTAGE == 4:
         assert expect_wave == (n >= 8)  # the rule evaluated by hand: 4 * (2n - 1) < n^2
     if expect_wave:
         assert plan.pi == (1, 1)

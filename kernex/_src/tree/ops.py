@@ -17,7 +17,7 @@ its right operand to the leaves of the left one (tree-math style):
 The plain Python operator is applied to the leaf objects, so Python scalars
 stay Python scalars (``A + 10`` shows ``20``) and arrays follow JAX rules.
 The table of operators is :data:`BINARY_OPS`, :data:`COMPARISONS` and
-:data:`UNARY_OPS`; ``|`` is the merge of ``tree_index.py``, not bitwise or.
+:data:`UNARY_OPS`; ``|`` is the merge of ``index.py``, not bitwise or.
 
 ``tree == tree`` is a Python ``bool`` (value equality, SPEC D1);
 ``tree == scalar`` is a mask tree like ``<``.
@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernex._src import tree_base as base
+from kernex._src.tree import base
 
 __all__ = ["BINARY_OPS", "COMPARISONS", "METHODS", "UNARY_OPS", "leafwise", "tree_equal", "zip_trees"]
 
@@ -174,7 +174,7 @@ def _operator_method(name: str, op: Callable, **options: Any) -> Callable:
         return leafwise(op, self, other, **options)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"Leafwise ``{op.__name__}`` (see ``kernex._src.tree_ops``)."
+    method.__doc__ = f"Leafwise ``{op.__name__}`` (see ``kernex._src.tree.ops``)."
     return method
 
 

@@ -9,6 +9,10 @@ whole-array source, it is lowered instead to
 * for a weighted sum ``sum(x * w)``, a correlation: separable passes when the
   weights are a known rank-1 tensor (box filters, Gaussians), otherwise
   ``lax.conv_general_dilated``.
+
+Every plan reads through ``Context.region``; a context that has no regions
+(kscan's wavefront) makes the plan answer ``None`` and the caller falls back
+to per-window evaluation.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from kernex._src.stencil_values import Cell, Context, Scaled, object_array, tap, tree_reduce
+from kernex._src import config
+from kernex._src.interp.context import Context
+from kernex._src.interp.values import Cell, Scaled, object_array, tree_reduce
+from kernex._src.window.taps import tap
 
 __all__ = ["reduce_boxes", "box", "separable_factors"]
 
-_TAPS_UNROLL = 64
 # full float32 products, like the unrolled `sum(x * w)` (GPUs may otherwise use TF32 in convolutions)
 _EXACT = lax.Precision.HIGHEST
 # reductions that are separable over a box (associative and commutative)
@@ -70,7 +76,7 @@ def _axis_window(ndim: int, axis: int, size: int) -> tuple[int, ...]:
 def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarray | None = None, pre=None):
     """Reduce (or correlate with ``taps``) windows of ``k`` cells along ``axis``, with a stride (VALID).
 
-    Up to ``_TAPS_UNROLL`` cells the pass is a tree of strided slices, which XLA
+    Up to ``config.TAPS_UNROLL`` cells the pass is a tree of strided slices, which XLA
     fuses with whatever produced ``region`` (padding, a dtype conversion), so
     nothing but the pass's output is materialised; longer windows use
     ``lax.reduce_window`` (or a 1-D convolution for varying taps). ``pre`` (a
@@ -82,7 +88,7 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
     uniform = taps is None or bool(np.all(taps == taps[0]))
     scale = None if taps is None or not uniform or taps[0] == 1 else np.asarray(taps[0], dtype)
     n_out = (region.shape[axis] - k) // stride + 1
-    if k <= _TAPS_UNROLL:
+    if k <= config.TAPS_UNROLL:
         def cell(j):
             sl = tap(region, axis, j, n_out, stride)
             sl = sl if pre is None else pre(sl)
@@ -103,8 +109,10 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
 
 
 def _passes(ctx: Context, source, corner, shape, name: str, factors=None):
-    """Separable passes over the region of ``source`` holding every window's box."""
+    """Separable passes over the region of ``source`` holding every window's box (None: no region)."""
     region = ctx.region(source, corner, shape)
+    if region is None:
+        return None
     pre = source.read
     for axis, (k, s) in enumerate(zip(shape, ctx.layout.strides)):
         taps = None if factors is None else factors[axis]
@@ -145,7 +153,10 @@ def _correlate(ctx: Context, source, corner, shape, weights, dtype):
     factors = separable_factors(weights) if separable else None
     if factors is not None:
         return _passes(ctx, source, corner, shape, "reduce_sum", factors)
-    region = source.read(ctx.region(source, corner, shape))
+    region = ctx.region(source, corner, shape)
+    if region is None:
+        return None
+    region = source.read(region)
     w = jnp.asarray(weights, region.dtype)
     return lax.conv_general_dilated(region[None, None], w[None, None], ctx.layout.strides, "VALID", precision=_EXACT)[0, 0]
 

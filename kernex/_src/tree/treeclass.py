@@ -28,8 +28,8 @@ What the decorator does to a class:
   part of the tree structure; unflattening does not call ``__init__``;
 * freezes instances once the outermost ``__init__`` returns; fields a custom
   ``__init__`` did not assign take their declared default, or raise;
-* attaches the operators of ``tree_ops.py`` and the indexing of
-  ``tree_index.py`` (methods the class body defines itself are kept), plus
+* attaches the operators of ``ops.py`` and the indexing of
+  ``index.py`` (methods the class body defines itself are kept), plus
   ``__hash__`` (class and static values), ``__str__`` and ``__repr__``.
 
 Choices where the SPEC is silent:
@@ -46,7 +46,7 @@ Choices where the SPEC is silent:
   by JAX (``tree_unflatten``, ``jit`` outputs, gradients) skip its checks.
 
 For tools that walk models (``kernex.viz``): :func:`is_treeclass`,
-:func:`tree_fields` and :func:`is_static` (defined in ``tree_base.py``).
+:func:`tree_fields` and :func:`is_static` (defined in ``base.py``).
 """
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from kernex._src import tree_base as base
-from kernex._src import tree_index, tree_ops
-from kernex._src.tree_base import is_static, is_treeclass, static_field, tree_fields
-from kernex._src.tree_format import fmt
+from kernex._src.tree import base
+from kernex._src.tree import index as tree_index
+from kernex._src.tree import ops as tree_ops
+from kernex._src.tree.base import is_static, is_treeclass, static_field, tree_fields
+from kernex._src.tree.format import fmt
 
 __all__ = ["is_static", "is_treeclass", "static_field", "tree_fields", "treeclass"]
 

@@ -1,7 +1,7 @@
 """What every treeclass operation needs to know about a class: fields, statics, copies.
 
 This is the bottom layer of the treeclass modules (``treeclass.py`` builds the
-decorator on it, ``tree_ops.py`` and ``tree_index.py`` the operators and
+decorator on it, ``ops.py`` and ``index.py`` the operators and
 indexing). It holds the registry of decorated classes and answers three
 questions about an instance:
 

@@ -1,4 +1,4 @@
-"""Unit tests of ``kernex._src.stencil_values``: the values of the stencil interpreter and its Context."""
+"""Unit tests of ``kernex._src.interp.context``: the ``Context`` contract and ``SliceContext``'s reads, caches and patches."""
 
 from __future__ import annotations
 
@@ -8,23 +8,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference import jaxpr_equations, kmap_reference, mat
 
-from kernex._src.geometry import Layout, resolve_geometry
-from kernex._src.lowering import pad_state
-from kernex._src.stencil_values import (
+from kernex._src.interp.context import SliceContext as Context
+from kernex._src.interp.values import (
     Cell,
-    Context,
     Dense,
     Grid,
     Scaled,
     Source,
     Uniform,
-    is_concrete,
     object_array,
-    tree_reduce,
     window_grid,
 )
-from reference import jaxpr_equations, kmap_reference, mat
+from kernex._src.window.boundary import pad_state
+from kernex._src.window.geometry import Layout, resolve_geometry
 
 STATE = np.arange(1.0, 43.0, dtype=np.float32).reshape(6, 7)
 LAYOUT = Layout(origin=(1, 0), out_shape=(2, 3), strides=(2, 2))  # windows start at (1 + 2a, 2b)
@@ -142,17 +140,6 @@ def test_scalar_of_a_tracer():
     assert float(jax.jit(f)(jnp.array([1.0, 7.0]))) == 7.0
 
 
-def test_is_concrete():
-    assert is_concrete(np.ones(2)) and is_concrete(jnp.ones(2)) and is_concrete(3.0)
-
-    def f(x):
-        assert not is_concrete(x)
-        return x
-
-    jax.jit(f)(jnp.ones(2))
-    jax.grad(lambda x: f(x).sum())(jnp.ones(2))
-
-
 def test_resolve_scaled_and_constants():
     ctx = _context()
     source = Source(jnp.asarray(STATE))
@@ -239,21 +226,6 @@ def test_dense_passes_dense_values_through():
 # ----------------------------------------------------------------------------- window_grid
 
 
-@pytest.mark.parametrize("relative", [False, True])
-@pytest.mark.parametrize("kernel", [(3, 4), (1, 5), (2, 2)])
-def test_window_grid_offsets(kernel, relative):
-    geometry = resolve_geometry((6, 7), kernel, 1, "same")
-    state = pad_state(jnp.asarray(STATE), geometry)
-    grid = window_grid(state, geometry, relative)
-    assert grid.shape == kernel and grid.dtype == state.dtype and grid.all_cells()
-    assert len({id(e.source) for e in grid.entries.flat}) == 1
-    assert grid.entries.flat[0].source.base is state
-    centre = geometry.center
-    for index in np.ndindex(*kernel):
-        expected = tuple((t + c) % k for t, c, k in zip(index, centre, kernel)) if relative else index
-        assert grid.entries[index].offset == expected
-
-
 @pytest.mark.parametrize(
     "kw",
     [
@@ -304,19 +276,3 @@ def test_dense_of_a_transposed_box_is_the_transposed_patch(rows):
     grid = window_grid(pad_state(x, geometry), geometry, False)
     got = ctx.dense(Grid(grid.entries.T, grid.dtype))
     np.testing.assert_array_equal(np.asarray(got), kmap_reference(x, lambda v: v.T, **kw))
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def test_tree_reduce_is_a_balanced_pairwise_reduction():
-    assert tree_reduce(lambda a, b: f"({a}{b})", list("abcde")) == "(((ab)(cd))e)"
-    assert tree_reduce(lambda a, b: f"({a}{b})", list("abcd")) == "((ab)(cd))"
-    assert tree_reduce(lambda a, b: a + b, [3]) == 3
-
-
-def test_object_array():
-    filled = object_array((2, 3), "x")
-    assert filled.dtype == object and filled.shape == (2, 3) and set(filled.flat) == {"x"}
-    assert all(e is None for e in object_array((2,)).flat)
-    assert object_array((), 5)[()] == 5

@@ -3,11 +3,11 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference import mat
 
 import kernex
-from kernex._src import geometry as geo
-from kernex._src.patch import NamedPatch, check_named_axis, window_function
-from reference import mat
+from kernex._src.window import geometry as geo
+from kernex._src.window.views import NamedPatch, check_named_axis, window_function
 
 
 def named(kernel, names, relative=True, patch=None):

@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernex._src import tree_base as base
-from kernex._src import tree_ops
+from kernex._src.tree import base
+from kernex._src.tree import ops as tree_ops
 
 __all__ = ["METHODS"]
 

@@ -7,6 +7,10 @@ reductions over the window become sums/maxima of slices, so XLA sees one
 fusible loop instead of a gathered ``out_shape + kernel`` tensor. Primitives
 without a rule (``sort``, control flow, custom derivatives, …) run through
 ``vmap`` on a materialised patch, so every function stays correct.
+
+This module owns the loop only: values are in ``values.py``, reads of window
+data in the :class:`~kernex._src.interp.context.Context`, per-primitive code in
+``rules/``. Dead equations are skipped (an unused read is not a read).
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ import jax
 import numpy as np
 from jax.extend import core as jex
 
-from kernex._src import rules
-from kernex._src.rules import bind_equation
-from kernex._src.stencil_values import Context, Dense, Grid, Uniform, is_concrete
+from kernex._src.interp import primitives
+from kernex._src.interp.bind import bind_equation
+from kernex._src.interp.context import Context
+from kernex._src.interp.rules import RULES
+from kernex._src.interp.values import Dense, Grid, Uniform, is_concrete
 
-__all__ = ["evaluate", "fallback"]
+__all__ = ["evaluate", "fallback", "live_equations", "INLINE"]
 
-# primitives whose semantics is "evaluate the inner jaxpr"
-_INLINE = {"jit", "pjit", "closed_call", "core_call", "remat", "remat2", "checkpoint"}
+# primitives whose semantics is "evaluate the inner jaxpr" (jax.jit, closed calls, jax.checkpoint)
+INLINE = frozenset(primitives.lookup(["jit", "closed_call", "call", "remat"]))
 
 
 def _inner_jaxpr(eqn) -> tuple[Any, Sequence[Any]]:
@@ -84,14 +90,13 @@ def evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], ctx: Context) ->
         env[var] = value
     for eqn in live_equations(jaxpr):
         values = [read(v) for v in eqn.invars]
-        name = eqn.primitive.name
         if all(isinstance(v, Uniform) for v in values):
             outs = _uniform(eqn, values)
-        elif name in _INLINE:
+        elif eqn.primitive in INLINE:
             inner, inner_consts = _inner_jaxpr(eqn)
             outs = evaluate(inner, [Uniform(c) for c in inner_consts], values, ctx)
         else:
-            rule = rules.RULES.get(name)
+            rule = RULES.get(eqn.primitive)
             outs = rule(ctx, eqn, values) if rule is not None else None
             if outs is None:
                 outs = fallback(ctx, eqn, values)

@@ -4,7 +4,7 @@ The patch array itself is built by the lowering, already in the order the
 user's indexing expects (``Geometry.patch_cells``): cell ``j`` for absolute
 indexing, the window rolled by ``-center`` for ``relative=True``. Named axes
 wrap that array in :class:`NamedPatch`, a read-only mapping whose labels are
-always anchor-relative (SPEC §1.8, decision D7).
+always anchor-relative (``docs/semantics.md``, "What the function receives").
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from kernex._src.geometry import Geometry, is_int
+from kernex._src.window.geometry import Geometry, is_int
 
 __all__ = ["NamedPatch", "check_named_axis", "window_function"]
 

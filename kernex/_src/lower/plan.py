@@ -1,6 +1,6 @@
 """Execution orders that reproduce ``kscan``'s sequential semantics exactly.
 
-``kscan`` is defined cell by cell in row-major order (SPEC §2.1): each window
+``kscan`` is defined cell by cell in row-major order (``docs/semantics.md``): each window
 reads the current state and writes its anchor cell. Evaluating *groups* of
 windows one after another, each group at once from the state the previous
 groups left, gives the same result iff every cell a window reads that an
@@ -8,7 +8,7 @@ earlier window (in row-major order) writes is written by an earlier group, and
 every cell it reads that a later window writes is written by the same or a
 later group. Both follow from the window offsets the functions actually read:
 
-* :func:`read_offsets` traces every registered function and records which
+* ``lower/reads.py`` replays every registered function and records which
   window cells reach its output (dead code removed);
 * a read of window offset ``j`` from the window at position ``p`` hits the
   anchor of position ``p + q`` where ``q = (j - center) / strides`` (when that
@@ -34,17 +34,12 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from kernex._src import interpreter
-from kernex._src.geometry import Geometry, Layout
-from kernex._src.stencil_values import Context, window_grid
+from kernex._src import config
+from kernex._src.window.geometry import Geometry
 
-__all__ = ["SCHEDULES", "Plan", "read_offsets", "choose_plan"]
+__all__ = ["SCHEDULES", "Plan", "block_conflict", "wavefront", "choose_plan"]
 
 SCHEDULES = ("auto", "parallel", "rows", "wavefront", "sequential")
-
-# a wavefront step gathers its windows; on accelerators prefer it to a block
-# schedule only when it needs clearly fewer sequential steps
-_WAVEFRONT_ADVANTAGE = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,24 +58,6 @@ class Plan:
         if self.lead == self.ndim:
             return "sequential"
         return {0: "parallel", 1: "rows"}.get(self.lead, f"scan over the first {self.lead} axes")
-
-
-def read_offsets(jaxprs: Sequence, geometry: Geometry, relative: bool, dtype) -> set[tuple[int, ...]]:
-    """Window-cell offsets that reach the output of any of the traced functions."""
-    reads: set[tuple[int, ...]] = set()
-    layout = Layout((0,) * geometry.ndim, (1,) * geometry.ndim, (1,) * geometry.ndim)
-
-    def probe(window):
-        patch = window_grid(window, geometry, relative)
-        for closed in jaxprs:
-            ctx = Context(layout, unroll_limit=np.iinfo(np.int32).max)
-            (out,) = interpreter.evaluate(closed.jaxpr, closed.consts, [patch], ctx)
-            ctx.dense(out)  # an output that is a cell itself is only read when materialised
-            reads.update(ctx.reads)
-        return 0
-
-    jax.eval_shape(probe, jax.ShapeDtypeStruct(geometry.kernel, dtype))
-    return reads
 
 
 def _position_steps(geometry: Geometry, reads) -> list[tuple[int, ...]]:
@@ -174,6 +151,6 @@ def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
         # scatters its windows: the cell-by-cell block schedule is faster (measured 3-6x)
         return block
     candidate = Plan("wavefront", ndim, pi=wavefront(geometry, reads))
-    if _WAVEFRONT_ADVANTAGE * _steps(geometry, candidate) < _steps(geometry, block):
+    if config.WAVEFRONT_ADVANTAGE * _steps(geometry, candidate) < _steps(geometry, block):
         return candidate
     return block

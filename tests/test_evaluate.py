@@ -1,7 +1,7 @@
 """The jaxpr interpreter (``kernex._src.interpreter``) and the shape of the programs it emits.
 
 * ``live_equations`` drops dead code (also visible as fewer cells read, via
-  ``schedule.read_offsets``), keeps effects;
+  ``reads.read_offsets``), keeps effects;
 * literals, closed-over constants (concrete arrays, tracers of an enclosing
   ``jit``/``grad``), inner calls with several outputs;
 * ``fallback`` evaluates one primitive per window on a materialised patch;
@@ -18,13 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
-
-import kernex
-from demo.models import MaxPool2D
-from kernex._src import interpreter, lowering, schedule
-from kernex._src.geometry import resolve_geometry
-from kernex._src.kernel import Branch
-from kernex._src.stencil_values import Context, Dense, Grid, window_grid
 from reference import (
     fact_table,
     kmap_reference,
@@ -36,17 +29,29 @@ from reference import (
     seed_laplacian,
 )
 
+import kernex
+from demo.models import MaxPool2D
+from kernex._src import config
+from kernex._src.interp import evaluate as interpreter
+from kernex._src.interp.context import SliceContext as Context
+from kernex._src.interp.values import Dense, Grid, window_grid
+from kernex._src.kernel import Branch
+from kernex._src.lower import reads as read_analysis
+from kernex._src.lower import trace
+from kernex._src.window.boundary import pad_state
+from kernex._src.window.geometry import resolve_geometry
+
 
 def traced(f, kernel, dtype=jnp.float32, args=()):
     """The closed jaxprs of ``f`` traced on an abstract patch, as kmap/kscan trace them."""
     spec = jax.ShapeDtypeStruct(kernel, dtype)
-    jaxprs, _, _ = lowering.trace_branches([Branch(f, None)], spec, args, {}, "test")
+    jaxprs, _, _ = trace.trace_branches([Branch(f, None)], spec, args, {}, "test")
     return jaxprs
 
 
 def reads(f, kernel, relative=False, dtype=jnp.float32):
     geometry = resolve_geometry(tuple(k + 4 for k in kernel), kernel, 1, "same")
-    return schedule.read_offsets(traced(f, kernel, dtype), geometry, relative, dtype)
+    return read_analysis.read_offsets(traced(f, kernel, dtype), geometry, relative, dtype)
 
 
 # ----------------------------------------------------------------------------- live_equations
@@ -162,8 +167,8 @@ def test_evaluate_and_fallback_directly():
     """Evaluate a traced jaxpr on a patch: cells stay lazy, ``sort`` goes through the fallback (Dense)."""
     x = random_array(5, (9,), np.float32)
     geometry = resolve_geometry(x.shape, (3,), 2, "same")
-    ctx = Context(geometry.layout, lowering.UNROLL_LIMIT)
-    patch = window_grid(lowering.pad_state(jnp.asarray(x), geometry), geometry, False)
+    ctx = Context(geometry.layout, config.UNROLL_LIMIT)
+    patch = window_grid(pad_state(jnp.asarray(x), geometry), geometry, False)
     (closed,) = traced(lambda v: lax.sort(v) * 2.0, (3,))
     (out,) = interpreter.evaluate(closed.jaxpr, closed.consts, [patch], ctx)
     assert isinstance(out, Dense) and out.array.shape == geometry.out_shape + (3,)
@@ -177,7 +182,7 @@ def test_evaluate_and_fallback_directly():
     np.testing.assert_allclose(np.asarray(dense.array), expected)
 
     (closed,) = traced(lambda v: v[0] * 3.0 + v[2], (3,))
-    ctx = Context(geometry.layout, lowering.UNROLL_LIMIT)
+    ctx = Context(geometry.layout, config.UNROLL_LIMIT)
     (out,) = interpreter.evaluate(closed.jaxpr, closed.consts, [patch], ctx)
     assert isinstance(out, Grid) and out.shape == ()
 

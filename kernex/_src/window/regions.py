@@ -1,7 +1,7 @@
 """``F[idx] = f``: index keys and the output positions they select.
 
 A key addresses *anchor coordinates in the input* with Python indexing
-semantics (SPEC §1.9). Along one axis a key entry selects an arithmetic
+semantics (``docs/semantics.md``, "Functions by index"). Along one axis a key entry selects an arithmetic
 progression of input coordinates (one int, or a slice), and the anchors are an
 arithmetic progression of output positions, so the windows a key selects are an
 arithmetic progression of output positions per axis: a :class:`Progression`.
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kernex._src.geometry import Geometry, is_int
+from kernex._src.window.geometry import Geometry, is_int
 
 __all__ = ["Progression", "normalize_index", "region_progressions"]
 
@@ -122,7 +122,7 @@ def _anchor_hits(geometry: Geometry, axis: int, selected: Progression) -> Progre
 def region_progressions(index: tuple, geometry: Geometry) -> tuple[Progression, ...]:
     """Per axis, the output positions whose anchor lies in ``index`` (anchors in padding never do).
 
-    >>> from kernex._src.geometry import resolve_geometry
+    >>> from kernex._src.window.geometry import resolve_geometry
     >>> region_progressions((slice(1, None),), resolve_geometry((10,), 3, 1, "valid"))
     (Progression(first=0, step=1, count=8),)
     """

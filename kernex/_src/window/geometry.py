@@ -2,7 +2,7 @@
 
 Everything here is plain Python/NumPy and is resolved from the *input shape at
 call time*; nothing depends on how windows are later evaluated (that is
-``lowering.py``). The conventions are those of SPEC §1.2-1.3:
+``kernex._src.lower``). The conventions (``docs/semantics.md``, "Windows"):
 
 * per axis, ``n`` = length, ``k`` = kernel size, ``s`` = stride, ``(lo, hi)``
   = padding (negative values crop), ``c = (k - 1) // 2`` = anchor offset;
@@ -22,11 +22,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["Geometry", "Layout", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding", "is_int"]
+__all__ = ["Geometry", "Layout", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding", "extent", "is_int"]
 
 
 def is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def extent(count: int, stride: int, size: int = 1) -> int:
+    """Cells spanned by ``count`` windows of ``size`` cells that start every ``stride`` cells.
+
+    >>> extent(3, 2), extent(3, 2, size=3)
+    (5, 7)
+    """
+    return (count - 1) * stride + size
 
 
 def _per_axis(name: str, value: Any, ndim: int, shape: tuple[int, ...]) -> tuple:
@@ -190,7 +199,7 @@ class Geometry:
 
 
 def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, padding: Any) -> Geometry:
-    """Resolve the user's arguments against an input shape (SPEC §1.2-1.3).
+    """Resolve the user's arguments against an input shape.
 
     >>> g = resolve_geometry((5,), 3, 2, "same")
     >>> g.out_shape, g.padding, g.anchors(0).tolist()

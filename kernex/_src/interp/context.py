@@ -1,0 +1,226 @@
+"""The ``Context`` contract: the interpreter's only door to window data.
+
+A context knows where the windows of one evaluation sit and turns lazy
+:class:`~kernex._src.interp.values.Cell` entries into arrays with one element
+per window. **Invariant:** every read of the input (or of a state, for kscan)
+goes through :meth:`Context.cell`, :meth:`Context.region` or
+:meth:`Context.materialize`, and each records the window offsets it reads in
+``reads``. kscan's schedules are sound only because of this: its read analysis
+runs the same rules on a probe context and trusts ``reads`` to be complete.
+
+A concrete context must implement :meth:`Context.cell`. :meth:`Context.region`
+and :meth:`Context.materialize` are optional: a context whose windows are not a
+regular lattice of one array (kscan's wavefront gathers scattered windows)
+returns ``None``, and every caller must then take a per-cell path (unrolled
+entries, or the vmap fallback on a patch stacked from :meth:`Context.cell`).
+Never a crash: ``None`` is a documented answer, not an error.
+
+:class:`SliceContext` is the lattice context of kmap and of kscan's block
+schedules: cells are strided shifted slices (``window/taps.py``).
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from kernex._src.interp.values import (
+    Cell,
+    Dense,
+    Grid,
+    Scaled,
+    Source,
+    Uniform,
+    object_array,
+)
+from kernex._src.window.geometry import Layout
+from kernex._src.window.taps import box_region, cell_slice, tap
+
+__all__ = ["Context", "SliceContext"]
+
+
+class Context(abc.ABC):
+    """Per-evaluation state: where windows sit, caches of cells and scalars, and the cells read.
+
+    Attributes:
+        layout: where windows sit (``out_shape`` is the number of windows per axis).
+        unroll_limit: windows (or per-window values) with more elements than this
+            are not unrolled entry by entry.
+        reads: every window-cell offset whose data was used (kscan's read analysis).
+    """
+
+    def __init__(self, layout: Layout, unroll_limit: int):
+        self.layout = layout
+        self.out_shape = layout.out_shape
+        self.n_positions = len(layout.out_shape)
+        self.unroll_limit = unroll_limit
+        self.reads: set[tuple[int, ...]] = set()
+        self._slices: dict = {}
+        self._scalars: dict = {}
+
+    # -- the contract --------------------------------------------------------------------
+    @abc.abstractmethod
+    def cell(self, cell: Cell) -> jax.Array:
+        """Cell ``cell.offset`` of every window, with the source's transform applied: an ``out_shape`` array."""
+
+    def region(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array | None:
+        """The contiguous part of ``source.base`` holding cells ``corner .. corner + shape - 1`` of every
+        window (transform *not* applied: callers apply ``source.read``), or ``None`` when this context's
+        windows do not lie on a lattice of ``source.base``. The default is ``None``."""
+        return None
+
+    def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
+        """A new source holding ``transform`` applied once to the cells the windows' ``corner + shape`` boxes
+        read, or ``None`` (the caller then applies ``transform`` per entry). The default is ``None``."""
+        return None
+
+    # -- shared by every context ---------------------------------------------------------
+    def scalar(self, uniform: Uniform, index: tuple[int, ...]) -> Any:
+        """Element ``index`` of a uniform value (index ``()`` broadcasts rank-0 values)."""
+        if uniform.shape == ():
+            return uniform.value
+        key = (id(uniform), index)
+        if key not in self._scalars:
+            value = uniform.value
+            if uniform.concrete:
+                self._scalars[key] = (np.asarray(value)[index], uniform)
+            else:
+                self._scalars[key] = (value[index], uniform)
+        return self._scalars[key][0]
+
+    def resolve(self, entry: Any) -> Any:
+        """An entry as an ``out_shape`` array (or a scalar for position-independent entries)."""
+        if isinstance(entry, Cell):
+            return self.cell(entry)
+        if isinstance(entry, Scaled):
+            return lax.mul(self.cell(entry.cell), self.scalar(entry.weights, entry.index))
+        return entry
+
+    def element(self, value: Any, index: tuple[int, ...]) -> Any:
+        """Element ``index`` (of the broadcast shape) of a Grid/Uniform value, NumPy broadcasting rules."""
+        shape = value.shape
+        own = tuple(0 if n == 1 else i for i, n in zip(index[len(index) - len(shape):], shape))
+        if isinstance(value, Grid):
+            return self.resolve(value.entries[own])
+        return self.scalar(value, own)
+
+    def entries_of(self, value: Any) -> np.ndarray:
+        """A Grid's entries, or a Uniform's elements as an object array of scalars."""
+        if isinstance(value, Grid):
+            return value.entries
+        out = object_array(value.shape)
+        for idx in np.ndindex(*value.shape):
+            out[idx] = self.scalar(value, idx)
+        return out
+
+    def broadcast_entry(self, entry: Any, dtype: Any) -> jax.Array:
+        array = jnp.asarray(self.resolve(entry), dtype=dtype)
+        if array.shape != self.out_shape:
+            array = lax.broadcast_in_dim(array, self.out_shape, ())
+        return array
+
+    def _box_axes(self, grid: Grid) -> list[int] | None:
+        """If the Grid is a box of one source's cells (axes possibly permuted, as by ``v.T``): for each
+        grid axis, the state axis it steps along; else None."""
+        ndim = self.n_positions
+        if grid.entries.ndim != ndim or grid.size < 2 or not grid.all_cells():
+            return None
+        first = grid.entries.flat[0]
+        axes = []
+        for a, k in enumerate(grid.shape):
+            if k > 1:
+                step = np.subtract(grid.entries[(0,) * a + (1,) + (0,) * (ndim - a - 1)].offset, first.offset)
+                if sorted(step.tolist()) != [0] * (ndim - 1) + [1]:
+                    return None
+                axes.append(int(np.argmax(step)))
+            else:
+                axes.append(None)
+        free = iter(sorted(set(range(ndim)) - set(axes)))
+        axes = [next(free) if axis is None else axis for axis in axes]
+        if sorted(axes) != list(range(ndim)):
+            return None
+        for idx in np.ndindex(*grid.shape):
+            entry = grid.entries[idx]
+            expected = list(first.offset)
+            for a, i in enumerate(idx):
+                expected[axes[a]] += i
+            if entry.source is not first.source or entry.offset != tuple(expected):
+                return None
+        return axes
+
+    def _box_patch(self, grid: Grid) -> jax.Array | None:
+        """The patch of a Grid that is a box of one source's cells, built one axis at a time
+        (``k0 + k1 + ...`` stacked strided slices of the windows' region instead of one slice per
+        cell: a 40x40 window is 80 ops, not 1600), or None (not a box, or no region).
+
+        The source's transform is applied to the patch, so cells no window reads
+        (gaps between strided windows) never enter a derivative.
+        """
+        axes = self._box_axes(grid)
+        if axes is None:
+            return None
+        ndim = self.n_positions
+        first = grid.entries.flat[0]
+        box = [0] * ndim
+        for a, axis in enumerate(axes):
+            box[axis] = grid.shape[a]
+        patch = self.region(first.source, first.offset, tuple(box))
+        if patch is None:
+            return None
+        for axis, (k, s, n) in enumerate(zip(box, self.layout.strides, self.out_shape)):
+            patch = jnp.stack([tap(patch, axis, j, n, s) for j in range(k)], axis=-1)
+        if axes != sorted(axes):
+            patch = lax.transpose(patch, tuple(range(ndim)) + tuple(ndim + axis for axis in axes))
+        return first.source.read(patch)
+
+    def dense(self, value: Any, dtype: Any = None) -> jax.Array:
+        """``out_shape + per_window_shape`` array of a value."""
+        if isinstance(value, Dense):
+            return value.array if dtype is None else value.array.astype(dtype)
+        if isinstance(value, Uniform):
+            array = jnp.asarray(value.value, dtype=dtype)
+            shape = self.out_shape + array.shape
+            dims = tuple(range(self.n_positions, len(shape)))
+            return lax.broadcast_in_dim(array, shape, dims)
+        dtype = value.dtype if dtype is None else dtype
+        if value.size == 0:  # e.g. v[:0]: nothing to stack
+            return jnp.zeros(self.out_shape + value.shape, dtype)
+        patch = self._box_patch(value)
+        if patch is not None:
+            return patch.astype(dtype)
+        flat = [self.broadcast_entry(e, dtype) for e in value.entries.flat]
+        if value.shape == ():
+            return flat[0]
+        return jnp.stack(flat, axis=-1).reshape(self.out_shape + value.shape)
+
+
+class SliceContext(Context):
+    """Windows on a regular lattice of their sources: every cell is a strided shifted slice."""
+
+    def cell(self, cell: Cell) -> jax.Array:
+        key = (id(cell.source), cell.offset)
+        if key not in self._slices:
+            self.reads.add(cell.offset)
+            piece = cell_slice(cell.source.base, self.layout, cell.offset, cell.source.shift)
+            self._slices[key] = (cell.source.read(piece), cell.source)
+        return self._slices[key][0]
+
+    def region(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array:
+        self.reads.update(itertools.product(*(range(c, c + k) for c, k in zip(corner, shape))))
+        return box_region(source.base, self.layout, corner, shape, source.shift)
+
+    def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
+        """Only cells some window reads are transformed (a stride larger than the box leaves gaps:
+        None), so an op with an infinite derivative where no window looks (``sqrt`` of a cropped
+        zero) cannot turn gradients into NaN."""
+        if any(s > k and n > 1 for s, k, n in zip(self.layout.strides, shape, self.out_shape)):
+            return None
+        region = self.region(source, corner, shape)
+        shift = [o + c for o, c in zip(self.layout.origin, corner)]
+        return Source(transform(region), None, shift)

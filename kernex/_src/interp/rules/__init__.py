@@ -1,0 +1,17 @@
+"""Per-primitive rules of the stencil interpreter, one module per family.
+
+:data:`RULES` maps each :class:`jax.extend.core.Primitive` with a rule to it;
+primitives without one go to the ``vmap`` fallback of ``interp/evaluate.py``.
+
+* ``elementwise.py`` - maths on whole ``out_shape`` arrays (and the source-level
+  and lazy-weight shortcuts for large windows);
+* ``structural.py`` - slicing, reshapes, padding, static gathers: entries move, no code;
+* ``reductions.py`` - sums/max/min/... over window elements, cumulative ops;
+* ``contractions.py`` - ``dot_general``.
+"""
+
+from kernex._src.interp.rules import contractions, elementwise, reductions, structural
+
+__all__ = ["RULES"]
+
+RULES = {**elementwise.RULES, **structural.RULES, **reductions.RULES, **contractions.RULES}

@@ -1,0 +1,84 @@
+"""kscan's block schedules: ``lax.scan`` over the leading output axes, the rest at once.
+
+``block(m)`` scans over the first ``m`` output axes (``m = 0`` is 'parallel',
+``1`` is 'rows', ``ndim`` is 'sequential'). One step slices the slab of the
+state its windows read, evaluates all of them with the stencil interpreter on a
+:class:`~kernex._src.interp.context.SliceContext` (strided shifted slices, like
+kmap), and writes the anchor row back. ``lower/plan.py`` proves the schedule
+exact before it runs.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from kernex._src import config
+from kernex._src.interp.context import SliceContext
+from kernex._src.interp.values import window_grid
+from kernex._src.lower.cases import Cases, covers, index_grid, owners
+from kernex._src.lower.plan import Plan
+from kernex._src.window.boundary import pad_state
+from kernex._src.window.geometry import Geometry, Layout, extent
+
+__all__ = ["run_block", "recorded"]
+
+
+def recorded(state, geometry: Geometry):
+    """The values written, read back from the final state.
+
+    Every anchor is written exactly once, by its own window, and never again,
+    so the recorded outputs are the final state's anchor cells. (Returning them
+    as ``lax.scan`` outputs instead makes XLA copy the whole state every step.)
+    """
+    start = geometry.first_anchor
+    limit = [st + extent(n, s) for st, n, s in zip(start, geometry.out_shape, geometry.strides)]
+    return lax.slice(state, start, limit, geometry.strides)
+
+
+def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
+    g, m = geometry, plan.lead
+    ndim = g.ndim
+    lead_out, trail_out = g.out_shape[:m], g.out_shape[m:]
+    slab_shape = g.kernel[:m] + g.state_shape[m:]
+    layout = Layout((0,) * m + g.origin[m:], (1,) * m + trail_out, (1,) * m + g.strides[m:])
+    row_shape = (1,) * m + g.state_shape[m:]
+    first_anchor = g.first_anchor[m:]
+    placement = [(0, 0, 0)] * m + [
+        (a, n - a - extent(k, s), s - 1) for a, n, k, s in zip(first_anchor, g.state_shape[m:], trail_out, g.strides[m:])
+    ]
+    anchor_row = np.zeros(row_shape, dtype=bool)
+    anchor_row[(0,) * m + tuple(slice(a, a + extent(k, s), s) for a, k, s in zip(first_anchor, trail_out, g.strides[m:]))] = True
+    # owners factor into (which branches cover the leading position) x (trailing positions)
+    lead, trail = index_grid(lead_out), index_grid(trail_out)
+    lead_cover = np.stack([covers(b, lead, range(m)) for b in branches], axis=1)
+    patterns, step_pattern = np.unique(lead_cover, axis=0, return_inverse=True)
+    trail_cover = np.stack([covers(b, trail, range(m, ndim)) for b in branches])
+    cases = Cases(np.stack([owners(trail_cover & pattern[:, None]) for pattern in patterns]))
+    table = jnp.asarray(cases.table.reshape((len(patterns),) + (1,) * m + trail_out))
+    starts = np.asarray(g.origin[:m], np.int32) + lead.astype(np.int32) * np.asarray(g.strides[:m], np.int32)
+    zero = jnp.zeros((), x.dtype)
+    contiguous = all(s == 1 for s in g.strides[m:])
+
+    def step(state, xs):
+        start, pattern = xs
+        corner = tuple(start) + (0,) * (ndim - m)
+        slab = lax.dynamic_slice(state, corner, slab_shape) if m else state
+        ctx = SliceContext(layout, config.UNROLL_LIMIT)
+        which = table[0] if len(patterns) == 1 else lax.dynamic_index_in_dim(table, pattern, keepdims=False)
+        value = cases.select(ctx, window_grid(slab, g, relative), jaxprs, which, x.dtype)
+        anchor = tuple(s + c for s, c in zip(start, g.center[:m]))
+        if contiguous:  # the anchors of a block form a box: write the values straight in
+            return lax.dynamic_update_slice(state, value, anchor + tuple(first_anchor)), None
+        row = lax.dynamic_slice(state, anchor + (0,) * (ndim - m), row_shape) if m else state
+        new_row = jnp.where(anchor_row, lax.pad(value, zero, placement), row)
+        return (lax.dynamic_update_slice(state, new_row, anchor + (0,) * (ndim - m)) if m else new_row), None
+
+    state = pad_state(x, g)
+    if m == 0:
+        state, _ = step(state, ((), 0))
+    else:
+        xs = (jnp.asarray(starts), jnp.asarray(step_pattern.reshape(-1).astype(np.int32)))
+        state, _ = lax.scan(step, state, xs)
+    return recorded(state, g)

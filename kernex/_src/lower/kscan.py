@@ -1,0 +1,31 @@
+"""kscan's lowering: trace the functions, prove a schedule, run it.
+
+The semantics is sequential (``docs/semantics.md``); the execution is not:
+``reads.py`` finds the cells the functions read, ``plan.py`` proves which
+groups of windows may run together, and ``block.py`` / ``wavefront.py`` run
+them with the same interpreter as kmap.
+"""
+
+from __future__ import annotations
+
+from kernex._src.lower.block import run_block
+from kernex._src.lower.plan import choose_plan
+from kernex._src.lower.reads import read_offsets
+from kernex._src.lower.trace import patch_spec, trace_branches
+from kernex._src.lower.wavefront import run_wavefront
+from kernex._src.window.geometry import Geometry
+
+__all__ = ["kscan_lower"]
+
+
+def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict):
+    """Trace the functions, prove a schedule, run it."""
+    spec = patch_spec(x, geometry)
+    jaxprs, shape, _ = trace_branches(branches, spec, args, kwargs, "kscan")
+    if shape != ():
+        raise ValueError(
+            f"kscan writes each result into one cell, so window functions must return a scalar; got shape {shape}."
+        )
+    plan = choose_plan(geometry, read_offsets(jaxprs, geometry, relative, x.dtype), schedule)
+    run = run_wavefront if plan.kind == "wavefront" else run_block
+    return run(x, geometry, plan, branches, jaxprs, relative)

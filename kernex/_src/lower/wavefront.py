@@ -1,0 +1,81 @@
+"""kscan's wavefront schedule: ``lax.scan`` over hyperplanes ``pi · p = const`` of positions.
+
+One step gathers the cells of its windows (scattered over the state, so there is
+no lattice: :class:`GatherContext` answers ``None`` for regions and
+materialisations, and the interpreter falls back to per-cell paths), evaluates
+them, and scatters the results into their anchors. ``lower/plan.py`` chooses
+the normal ``pi`` and proves it exact.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from kernex._src import config
+from kernex._src.interp.context import Context
+from kernex._src.interp.values import Cell, window_grid
+from kernex._src.lower.block import recorded
+from kernex._src.lower.cases import Cases, covers, index_grid, owners
+from kernex._src.lower.plan import Plan
+from kernex._src.window.boundary import pad_state
+from kernex._src.window.geometry import Geometry, Layout
+
+__all__ = ["GatherContext", "run_wavefront"]
+
+
+class GatherContext(Context):
+    """Windows at arbitrary (traced) state positions: cells are gathered, not sliced."""
+
+    def __init__(self, starts: jax.Array, ndim: int):
+        width = starts.shape[0]
+        super().__init__(Layout((0,) * ndim, (width,), (1,) * ndim), config.UNROLL_LIMIT)
+        self._starts = starts
+
+    def cell(self, cell: Cell) -> jax.Array:
+        key = (id(cell.source), cell.offset)
+        if key not in self._slices:
+            self.reads.add(cell.offset)
+            offset = np.asarray(cell.offset) - np.asarray(cell.source.shift)
+            index = self._starts + jnp.asarray(offset, self._starts.dtype)[None, :]
+            gathered = cell.source.base[tuple(index[:, d] for d in range(index.shape[1]))]
+            self._slices[key] = (cell.source.read(gathered), cell.source)
+        return self._slices[key][0]
+
+    def region(self, source, corner, shape):
+        return None  # large-window plans need slices; they fall back to per-window evaluation
+
+    def materialize(self, source, transform, corner, shape):
+        return None  # windows are scattered: evaluate per window instead
+
+
+def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
+    g = geometry
+    positions = index_grid(g.out_shape)
+    level = positions @ np.asarray(plan.pi, np.int64)
+    level -= level.min()
+    order = np.argsort(level, kind="stable")
+    counts = np.bincount(level)
+    width = int(counts.max())
+    slot = np.empty(len(positions), dtype=np.int64)
+    slot[order] = np.arange(len(positions)) - np.repeat(np.cumsum(counts) - counts, counts)
+    table = np.zeros((len(counts), width), dtype=np.int64)
+    valid = np.zeros((len(counts), width), dtype=bool)
+    table[level, slot], valid[level, slot] = np.arange(len(positions)), True
+    pos = positions[table]
+    starts = (np.asarray(g.origin) + pos * np.asarray(g.strides)).astype(np.int32)
+    anchors = np.where(valid[..., None], starts + np.asarray(g.center), np.asarray(g.state_shape)).astype(np.int32)
+    cover = np.stack([covers(b, pos.reshape(-1, g.ndim), range(g.ndim)).reshape(valid.shape) & valid for b in branches])
+    cases = Cases(owners(cover))
+
+    def step(state, xs):
+        start, anchor, which = xs
+        ctx = GatherContext(start, g.ndim)
+        value = cases.select(ctx, window_grid(state, g, relative), jaxprs, which, x.dtype)
+        return state.at[tuple(anchor[:, d] for d in range(g.ndim))].set(value, mode="drop"), None
+
+    xs = (jnp.asarray(starts), jnp.asarray(anchors), jnp.asarray(cases.table))
+    state, _ = lax.scan(step, pad_state(x, g), xs)
+    return recorded(state, g)
