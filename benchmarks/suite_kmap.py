@@ -13,7 +13,10 @@ one. For each, the same inputs go through
   ``lax.conv_general_dilated_patches`` (or ``jnp.where`` for functions by index),
 * NumPy/SciPy where they fit (``scipy.ndimage``, NumPy slicing/``convolve``).
 
-Gradients are ``jax.grad`` of the sum of each JAX implementation. See
+Gradients are ``jax.grad`` of the same loss ``0.5 * sum(f(*inputs)**2)`` of
+each JAX implementation ``f``: its gradient ``J^T f`` depends on every input,
+even for a linear ``f``. (The gradient of a plain ``sum(f(x))`` of a linear
+``f`` is a constant that XLA folds at compile time, timing nothing.) See
 ``harness.py`` for how things are measured and ``README.md`` for the targets.
 
 Run ``python -m benchmarks.suite_kmap [--quick]`` to print the tables.
@@ -58,13 +61,14 @@ def _key(i: int) -> jax.Array:
     return jax.random.PRNGKey(i)
 
 
-def _grad_sum(f, argnums=0):
-    return jax.grad(lambda *a: jnp.sum(f(*a)), argnums=argnums)
+def _grad_loss(f, argnums=0):
+    """``jax.grad`` of ``0.5 * sum(f(*a)**2)``: the VJP ``J^T f(*a)``, which depends on every input."""
+    return jax.grad(lambda *a: 0.5 * jnp.sum(f(*a) ** 2), argnums=argnums)
 
 
 def _gradient(forward: Workload, name: str, description: str, terms, argnums=0) -> Workload:
-    """``jax.grad`` of the sum of every JAX implementation of ``forward``, on the same inputs."""
-    impls = [dataclasses.replace(i, fn=_grad_sum(i.fn, argnums)) for i in forward.impls if i.is_jax and not i.post]
+    """:func:`_grad_loss` of every JAX implementation of ``forward`` (one loss for all), on the same inputs."""
+    impls = [dataclasses.replace(i, fn=_grad_loss(i.fn, argnums)) for i in forward.impls if i.is_jax and not i.post]
     return Workload(name, description, forward.inputs, impls, terms, GRAD)
 
 
@@ -365,17 +369,17 @@ def workloads(quick: bool = False) -> list[Workload]:
     seed_conv, laplace, by_index = _conv("conv2d seed C=3", 3, conv), _laplacian(lap), _by_index(n1)
     return [
         seed_conv,
-        _gradient(seed_conv, "conv2d grad (x, w)", f"`jax.grad(sum(conv(x, w)), argnums=(0, 1))`, x 3×{conv}²",
-                  (27, conv * conv), argnums=(0, 1)),
+        _gradient(seed_conv, "conv2d grad (x, w)", f"`jax.grad(0.5*sum(conv(x, w)**2), argnums=(0, 1))`, x 3×{conv}²",
+                  (27 + 27, 27 + conv * conv), argnums=(0, 1)),
         _conv("conv2d C=16", 16, conv16),
         _patches(n1),
         laplace,
-        _gradient(laplace, "Laplacian 2-D grad", f"`jax.grad(sum(laplacian(x)))`, {lap}²", 5),
+        _gradient(laplace, "Laplacian 2-D grad", f"`jax.grad(0.5*sum(laplacian(x)**2))`, {lap}²", 5 + 5),
         _moving_average(n1),
         _maxpool(pool),
         _blur(blur, 25),
         by_index,
-        _gradient(by_index, "function by index grad", f"`jax.grad(sum(F(x)))`, n={n1:,}", 1),
+        _gradient(by_index, "function by index grad", f"`jax.grad(0.5*sum(F(x)**2))`, n={n1:,}", 1),
         _seven_point(cube),
     ]  # fmt: skip
 
