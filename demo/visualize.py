@@ -3,9 +3,9 @@
 ``run(out_dir)`` reuses the regression section's trained ``StackedLinear``
 (``demo.regression.train`` caches it), prints ``summary(model)``,
 ``tree_box(model, array=x)`` and ``tree_diagram(model)``, and draws the model
-with ``plot_model``: ``out_dir / "model.png"`` when Graphviz's ``dot`` is
-installed (Debian: ``apt-get install graphviz``), else the DOT source
-``out_dir / "model.dot"`` (render it later with ``dot -Tpng model.dot -o model.png``).
+with ``plot_model`` into ``out_dir / "model.png"`` - rendered by Graphviz's
+``dot`` when it is installed (Debian: ``apt-get install graphviz``), else drawn
+with matplotlib - and writes its DOT source to ``out_dir / "model.dot"``.
 """
 
 from __future__ import annotations
@@ -35,13 +35,10 @@ def run(out_dir: pathlib.Path) -> None:
 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if shutil.which("dot"):
-        path = out_dir / "model.png"
-    else:
-        path = out_dir / "model.dot"
-        print("visualize: Graphviz's `dot` is not installed (Debian: apt-get install graphviz); writing DOT source")
-    kernex.viz.plot_model(model, to_file=path, array=x)
-    print(f"visualize: wrote {path}")
+    renderer = "Graphviz's dot" if shutil.which("dot") else "matplotlib (Graphviz's `dot` is not installed)"
+    for path in (out_dir / "model.png", out_dir / "model.dot"):
+        kernex.viz.plot_model(model, to_file=path, array=x)
+        print(f"visualize: wrote {path}" + (f", drawn with {renderer}" if path.suffix == ".png" else ""))
 
 
 if __name__ == "__main__":

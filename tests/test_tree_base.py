@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from kernex import static_field, treeclass
@@ -75,3 +77,38 @@ def test_replace_fields_copies_fields_only_without_init():
     copy = base.replace_fields(g, a=-2)
     assert copy.a == -2 and g.a == 1 and not hasattr(copy, "absolute")
     assert type(base.new_instance(Guarded, {"a": -5})) is Guarded
+
+
+# ---------------------------------------------------------------- static_field defaults
+
+
+def test_static_field_array_default_gives_a_fix_that_works():
+    with pytest.raises(TypeError, match=r"static_field\(default=\.\.\.\) got an array \(shape \(3,\), dtype float32\), "
+                                        r"but a static value cannot be an array.*jax\.jit hashes them.*declare a "
+                                        r"normal field with a factory, e\.g\. `x: jax\.Array = dataclasses\.field\("
+                                        r"default_factory=lambda: jnp\.ones\(\(3,\)\)\)`.*"
+                                        r"`static_field\(default=\(1\.0, 1\.0, 1\.0\)\)`"):
+        static_field(default=jnp.ones(3))
+    with pytest.raises(TypeError, match=r"got an array \(shape \(2, 2\), dtype int64\).*default=tuple\(\.\.\.\)"):
+        static_field(default=np.zeros((2, 2), np.int64))
+
+    # both fixes the message suggests work, under jit too
+    @treeclass
+    class Leafy:
+        x: jax.Array = dataclasses.field(default_factory=lambda: jnp.ones((3,)))
+        k: tuple = static_field(default=(1.0, 1.0, 1.0))
+
+    a, b = Leafy(), Leafy()
+    assert a.x is not b.x and jax.tree_util.tree_leaves(a)[0].shape == (3,)
+    assert float(jax.jit(lambda t: t.x.sum() + sum(t.k))(a)) == 6.0
+
+
+def test_static_field_unhashable_default_suggests_a_hashable_one():
+    with pytest.raises(TypeError, match=r"static_field\(default=\.\.\.\) got an unhashable list \(\[1, 2\]\).*must be "
+                                        r"hashable\. Use a hashable equivalent, such as a tuple: "
+                                        r"`static_field\(default=\(1, 2\)\)`"):
+        static_field(default=[1, 2])
+    with pytest.raises(TypeError, match=r"unhashable dict.*a tuple of pairs: `static_field\(default=\(\('a', 1\),\)\)`"):
+        static_field(default={"a": 1})
+    assert static_field(default=np.float32(2.0)).default == 2.0  # numpy scalars are hashable
+    assert static_field(default=None).default is None

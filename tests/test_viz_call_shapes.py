@@ -1,12 +1,15 @@
-"""Call recording under jax.eval_shape: what is recorded, that nothing is computed, and that classes are restored."""
+"""Call recording under jax.eval_shape: what is recorded, that nothing is computed, that classes are restored,
+and the checks of the `array` argument (shared by summary, tree_box and plot_model)."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from test_viz_model_walk import X, level2, linear, seed_model
 
+import kernex
 from demo.models import Linear
 from kernex import treeclass
 from kernex._src.viz.call_shapes import record_calls
@@ -139,3 +142,66 @@ def test_chain_fallback_errors_name_the_layer():
 class _Stack:
     a: Linear
     b: Linear
+
+
+# ---------------------------------------------------------------- the `array` argument
+
+
+@pytest.mark.parametrize("func", ["summary", "tree_box", "plot_model"])
+def test_array_that_is_a_list_of_numbers_names_array_and_suggests_asarray(func):
+    view = getattr(kernex.viz, func)
+    with pytest.raises(TypeError, match=rf"{func}\(model, array=\.\.\.\) runs `model\(array\)` under jax\.eval_shape.*"
+                                        r"`array` must be an array \(jax\.Array, numpy\.ndarray or "
+                                        r"jax\.ShapeDtypeStruct\) or a tuple/list/dict of arrays; got list whose "
+                                        r"element array\[0\]\[0\] is float 1\.0\. To fix it, convert it first: "
+                                        rf"`{func}\(model, array=jnp\.asarray\(\[\[1\.0\]\]\)\)`"):
+        view(seed_model(), array=[[1.0]])
+
+
+def test_array_that_is_a_string_or_number_names_array():
+    with pytest.raises(TypeError, match=r"summary\(model, array=\.\.\.\).*got str 'abc'\. To fix it, pass the input "
+                                        r"the model is called with, e\.g\. `summary\(model, array=jnp\.ones"):
+        kernex.viz.summary(seed_model(), array="abc")
+    with pytest.raises(TypeError, match=r"got float 2\.0\. To fix it, convert it first: "
+                                        r"`tree_box\(model, array=jnp\.asarray\(2\.0\)\)`"):
+        kernex.viz.tree_box(seed_model(), array=2.0)
+    with pytest.raises(TypeError, match=r"got tuple whose element array\[1\] is str 'mask'"):
+        record_calls(seed_model(), (X, "mask"), "summary")
+
+
+def test_array_likes_and_containers_of_arrays_are_accepted():
+    @treeclass
+    class Pair:
+        inner: Linear
+
+        def __call__(self, xy):
+            x, y = xy
+            return self.inner(x) + y
+
+    expected = {(): ("(f32[100,1], f32[1,3])", "f32[100,3]"), ("inner",): ("f32[100,1]", "f32[100,3]")}
+    assert shapes(record_calls(Pair(linear(0, 1, 3)), (X, jnp.ones((1, 3))), "summary")) == expected
+    assert shapes(record_calls(Pair(linear(0, 1, 3)), [X, np.ones((1, 3), np.float32)], "summary"))[("inner",)] == (
+        "f32[100,1]", "f32[100,3]")
+    abstract = jax.ShapeDtypeStruct((100, 1), jnp.float32)
+    assert shapes(record_calls(seed_model(), abstract, "summary")) == shapes(record_calls(seed_model(), X, "summary"))
+
+
+def test_model_without_call_that_is_itself_a_layer_gets_a_clear_sentence():
+    @treeclass
+    class Params:
+        w: jax.Array
+
+    message = (r"summary\(model, array=\.\.\.\) shows the shapes of `model\(array\)`, but Params defines no "
+               r"__call__, so it cannot be run on `array`\. Define `__call__\(self, x\)` on Params, or call "
+               r"`summary\(model\)` without `array`\.$")
+    with pytest.raises(TypeError, match=message):
+        kernex.viz.summary(Params(jnp.ones(3)), array=X)
+    assert "Params" in kernex.viz.summary(Params(jnp.ones(3)))  # without `array` the table is printed
+
+
+def test_chain_error_names_the_uncallable_layer_by_its_path():
+    with pytest.raises(TypeError) as info:
+        record_calls(level2(), X, "summary")
+    message = str(info.value)
+    assert "layer level0(d) at model.e.d has no __call__ either" in message
+    assert "(itself)" not in message and message.endswith("or call `summary(model)` without `array`.")

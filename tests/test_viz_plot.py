@@ -1,10 +1,14 @@
-"""kernex.viz.plot_model: DOT source (fact 110), files by suffix, rendering with Graphviz's dot and its errors."""
+"""kernex.viz.plot_model: DOT source (fact 110), files by suffix, rendering with Graphviz's dot and its errors.
+
+Drawing with matplotlib when `dot` is missing, and `to_file` errors, are tested in test_viz_plot_draw.py.
+"""
 
 from __future__ import annotations
 
 import re
 import shutil
 import stat
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -101,18 +105,21 @@ def test_unknown_suffix_is_rejected_before_writing(tmp_path, to_file):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_dot_says_how_to_install_graphviz(tmp_path, monkeypatch):
+def test_missing_dot_and_matplotlib_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
-    with pytest.raises(RuntimeError, match=r"Graphviz's `dot` program, which was not found on PATH\. Install Graphviz "
-                                           r"\(Debian/Ubuntu: `sudo apt-get install graphviz`.*to_file='model\.dot'"):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(RuntimeError, match=r"with Graphviz's `dot` program when it is on PATH, else with matplotlib; "
+                                           r"neither is installed\. Install matplotlib \(`pip install matplotlib`\), "
+                                           r"or Graphviz \(Debian/Ubuntu: `sudo apt-get install graphviz`.*"
+                                           r"to_file='model\.dot'"):
         kernex.viz.plot_model(seed_model(), to_file=tmp_path / "model.png")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_dot_with_path_pointing_away(tmp_path, monkeypatch):
+def test_missing_dot_with_path_pointing_away_draws_with_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
-        kernex.viz.plot_model(seed_model(), to_file=tmp_path / "model.svg")
+    kernex.viz.plot_model(seed_model(), to_file=tmp_path / "model.svg")
+    assert "<svg" in (tmp_path / "model.svg").read_text(encoding="utf-8")
 
 
 def test_failing_dot_reports_its_error(tmp_path, monkeypatch):

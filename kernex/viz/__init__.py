@@ -1,12 +1,12 @@
-"""Keras-like introspection of ``@treeclass`` models (SPEC §4): text by default, images via Graphviz.
+"""Keras-like introspection of ``@treeclass`` models: text by default, images via Graphviz or matplotlib.
 
 * :func:`summary` - table of layers with parameter counts, sizes, config and
   (with ``array``) output shapes, then totals split into inexact/other;
 * :func:`tree_box` - nested boxes with each layer's Input/Output shapes;
 * :func:`tree_diagram` - text tree of all fields;
 * :func:`tree_mermaid` / :func:`save_viz` - Mermaid chart, files;
-* :func:`plot_model` - Graphviz DOT source, rendered to ``.png``/``.svg``/``.pdf``
-  when Graphviz's ``dot`` is installed.
+* :func:`plot_model` - Graphviz DOT source, written as ``.png``/``.svg``/``.pdf``
+  (rendered by Graphviz's ``dot`` when installed, else drawn with matplotlib).
 
 Shapes are found with ``jax.eval_shape`` (nothing is computed) by recording
 each child's actual call while ``model(array)`` runs.

@@ -75,15 +75,53 @@ def static_field(**kwargs: Any) -> dataclasses.Field:
     All keyword arguments go to :func:`dataclasses.field`; user ``metadata`` is
     kept and the static marker is added to it. Static values should be
     hashable (JAX hashes tree structures under ``jit``); arrays are rejected.
+    An array ``default`` is a ``TypeError`` saying how to declare a leaf with
+    that default instead; any other unhashable ``default`` (a list, a dict) is a
+    ``TypeError`` suggesting a hashable equivalent (``dataclasses`` itself would
+    only point to ``default_factory``, whose unhashable result then fails under ``jit``).
 
     >>> import dataclasses
     >>> f = static_field(default=3, metadata={"unit": "px"})
     >>> f.default, dict(f.metadata) == {"unit": "px", STATIC_MARKER: True}
     (3, True)
     """
+    if "default" in kwargs:
+        _check_static_default(kwargs["default"])
     metadata = dict(kwargs.pop("metadata", None) or {})
     metadata[STATIC_MARKER] = True
     return dataclasses.field(metadata=metadata, **kwargs)
+
+
+def _check_static_default(default: Any) -> None:
+    """``TypeError`` naming ``default`` for an array or another unhashable static default."""
+    if hasattr(default, "shape") and hasattr(default, "dtype") and type(default).__hash__ is None:
+        shape = "(" + ", ".join(map(str, default.shape)) + ("," if len(default.shape) == 1 else "") + ")"
+        try:
+            values = tuple(default.tolist()) if len(default.shape) == 1 and default.shape[0] <= 8 else None
+        except Exception:  # noqa: BLE001 - e.g. a tracer has no concrete values to show
+            values = None
+        as_tuple = f"static_field(default={values!r})" if values is not None else "static_field(default=tuple(...))"
+        raise TypeError(
+            f"static_field(default=...) got an array (shape {shape}, dtype {default.dtype}), but a static value "
+            f"cannot be an array: static values are part of the tree structure, and jax.jit hashes them and "
+            f"compares them with ==, which arrays do not support. To give the field an array default as a leaf, "
+            f"declare a normal field with a factory, e.g. "
+            f"`x: jax.Array = dataclasses.field(default_factory=lambda: jnp.ones({shape}))` (your array "
+            f"expression inside the lambda; each instance gets its own array). To keep the field static, use a "
+            f"hashable value such as a tuple: `{as_tuple}`."
+        )
+    if type(default).__hash__ is None:
+        if isinstance(default, (list, set)):
+            hint = f"a tuple: `static_field(default={tuple(default)!r})`"
+        elif isinstance(default, dict):
+            hint = f"a tuple of pairs: `static_field(default={tuple(default.items())!r})`"
+        else:
+            hint = "a tuple, a frozenset or a number"
+        raise TypeError(
+            f"static_field(default=...) got an unhashable {type(default).__name__} ({default!r}); static values "
+            f"are part of the tree structure and jax.jit hashes them, so a static default must be hashable. "
+            f"Use a hashable equivalent, such as {hint}."
+        )
 
 
 def is_treeclass(obj: Any) -> bool:

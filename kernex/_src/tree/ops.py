@@ -28,7 +28,11 @@ Choices where the SPEC is silent:
   (``jnp`` functions, extra arguments forwarded);
 * ``register_op(..., name=n)`` refuses names that are not identifiers, are
   fields of the class, dunders or properties of the class (``at``): Python
-  would never reach the method.
+  would never reach the method. It also refuses (``ValueError``) names of
+  methods or other attributes the class already has - the built-in ``sum``,
+  ``mean``, ``reduce_sum``, ``asdict``, ``register_op``, ... and the class
+  body's own - since the per-instance method would silently shadow them;
+  re-registering a name registered before on the same instance replaces it.
 """
 
 from __future__ import annotations
@@ -320,6 +324,17 @@ def register_op(self, func: Callable, *, name: str, reduce_op: Callable | None =
             raise ValueError(
                 f"register_op: {method_name!r} is {what} {type(self).__name__}, so a method of that name "
                 f"could never be reached; choose another `name`."
+            )
+        existing = getattr(type(self), method_name, None)
+        if existing is not None or hasattr(type(self), method_name):
+            builtin = getattr(existing, "__module__", "").startswith("kernex._src.tree.")
+            cls = type(self).__name__
+            what = f"a built-in treeclass method of {cls}" if builtin else f"an attribute that class {cls} defines"
+            via = "" if method_name == name else f" (registering with reduce_op also attaches {method_name!r})"
+            raise ValueError(
+                f"register_op(name={name!r}): {method_name!r} is {what} "
+                f"(`obj.{method_name}`){via}; registering it would shadow that method on this instance. "
+                f"Pick another `name`, e.g. name={'my_' + name!r}."
             )
     object.__setattr__(self, name, types.MethodType(_map_method(name, func), self))
     if reduce_op is not None:

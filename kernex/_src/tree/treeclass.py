@@ -99,7 +99,8 @@ def _finish_init(obj: Any) -> None:
                 f"{type(obj).__name__}.{name} is a static_field but was given an array ({fmt(value)}). "
                 f"Static values are part of the tree structure: JAX hashes them and compares them with == on "
                 f"every jit call, and arrays support neither. Declare `{name}` as a normal field to make it a "
-                f"leaf, or pass a hashable value such as `tuple(x.tolist())`."
+                f"leaf (for an array default: `{name}: jax.Array = dataclasses.field(default_factory=lambda: "
+                f"...)`), or pass a hashable value such as `tuple(x.tolist())`."
             )
         try:
             hash(value)

@@ -21,6 +21,13 @@ called with and returned. They come from :func:`record_calls`:
 
 Choices where the SPEC is silent:
 
+* ``array`` must be an array - anything with ``shape`` and ``dtype``:
+  ``jax.Array``, ``numpy`` arrays and scalars, ``jax.ShapeDtypeStruct`` - or
+  a tuple/list/dict of arrays; any other leaf (a Python number or nested list
+  of numbers, a ``str``) is a ``TypeError`` naming ``array`` before the
+  model runs, with ``jnp.asarray(...)`` as the fix where it applies;
+* a model that defines no ``__call__`` and is itself a layer has nothing to
+  run on ``array``: ``TypeError`` saying to define ``__call__`` or omit ``array``;
 * a node called several times shows its **first** call; a node the model
   never calls shows ``None`` (as without ``array``);
 * a call with several arguments shows them comma-separated (keywords as
@@ -134,17 +141,56 @@ def _record_model_call(model: Any, array: Any, func: str) -> dict[Path, Call]:
     return calls
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_array(array: Any, func: str) -> None:
+    """``TypeError`` naming ``array`` unless every leaf of it is array-like (has ``shape`` and ``dtype``)."""
+    pairs = jax.tree_util.tree_flatten_with_path(array)[0]
+    bad = next(((p, leaf) for p, leaf in pairs if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype"))), None)
+    if bad is None:
+        return
+    where, leaf = bad
+    if where:
+        given = (f"{type(array).__name__} whose element array{jax.tree_util.keystr(where)} is "
+                 f"{type(leaf).__name__} {_short(leaf)}")
+    else:
+        given = f"{type(leaf).__name__} {_short(leaf)}"
+    try:
+        numeric = not isinstance(array, str) and np.asarray(array).dtype.kind in "biufc"
+    except (TypeError, ValueError):
+        numeric = False
+    if numeric:
+        fix = f"convert it first: `{func}(model, array=jnp.asarray({_short(array, 40)}))`."
+    else:
+        fix = (f"pass the input the model is called with, e.g. `{func}(model, array=jnp.ones((1, 3)))`, or "
+               f"`array=jax.ShapeDtypeStruct((1, 3), jnp.float32)` for shapes only.")
+    raise TypeError(
+        f"{func}(model, array=...) runs `model(array)` under jax.eval_shape to record shapes, so `array` must be "
+        f"an array (jax.Array, numpy.ndarray or jax.ShapeDtypeStruct) or a tuple/list/dict of arrays; got "
+        f"{given}. To fix it, {fix}"
+    )
+
+
 def _record_chain(model: Any, array: Any, func: str) -> dict[Path, Call]:
     calls: dict[Path, Call] = {}
     current: Any = array
     for path, layer in layers(model):
+        if not callable(layer) and not path:  # the model is itself a layer
+            raise TypeError(
+                f"{func}(model, array=...) shows the shapes of `model(array)`, but {type(model).__name__} defines "
+                f"no __call__, so it cannot be run on `array`. Define `__call__(self, x)` on "
+                f"{type(model).__name__}, or call `{func}(model)` without `array`."
+            )
         if not callable(layer):
             raise TypeError(
                 f"{func}(model, array=...) needs callable layers: {type(model).__name__} has no __call__, so its "
-                f"layers are evaluated as a sequential chain, but layer {label(layer, path)} at "
-                f"model.{'.'.join(path) or '(itself)'} has no __call__ either. Define `__call__(self, x)` on "
-                f"{type(model).__name__} (the shapes of each child's actual call are then shown), or on "
-                f"{type(layer).__name__}, or omit `array`."
+                f"layers are run one after another (each on the previous one's output), but layer "
+                f"{label(layer, path)} at model.{'.'.join(path)} has no __call__ either. Define "
+                f"`__call__(self, x)` on {type(model).__name__} (the shapes of each child's actual call are then "
+                f"shown) or on {type(layer).__name__}, or call `{func}(model)` without `array`."
             )
         seen: list[Any] = []
 
@@ -169,6 +215,7 @@ def record_calls(model: Any, array: Any, func: str) -> dict[Path, Call]:
     """
     if array is None:
         return {}
+    _check_array(array, func)
     if callable(model):
         return _record_model_call(model, array, func)
     return _record_chain(model, array, func)

@@ -1,4 +1,4 @@
-"""``plot_model(model, to_file=None, array=None)``: the Keras-like model plot, as Graphviz DOT (SPEC §4.5, D20).
+"""``plot_model(model, to_file=None, array=None)``: the Keras-like model plot, as Graphviz DOT and images.
 
 The graph has one node per treeclass node (label ``ClassName(field)``, the
 model being ``ClassName(Parent)``) and one per other field value
@@ -13,12 +13,17 @@ Choices where the SPEC is silent:
 * node ids are ``n0``, ``n1``, ... in depth-first pre-order, so the source is
   identical across runs; static fields are dashed boxes linked by dashed
   edges (the Mermaid chart's dotted links); value nodes get no arrowhead;
-* ``to_file`` suffixes are case-insensitive; ``.gv`` is accepted as an alias
-  of ``.dot``; the parent folder must exist; the file is written only after
-  the source is complete (a failing ``array`` leaves no file);
-* rendering runs Graphviz's ``dot`` found on ``PATH`` (``subprocess``, no
-  shell, 120 s limit); a missing ``dot`` or a failed run is a
-  ``RuntimeError`` that says how to install Graphviz or shows ``dot``'s error.
+* ``to_file`` is a ``str`` or ``os.PathLike`` (else ``TypeError``); suffixes
+  are case-insensitive; ``.gv`` is accepted as an alias of ``.dot``; the
+  parent folder must exist and be writable (``ValueError`` before any work);
+  the file is written only after the source is complete (a failing ``array``
+  leaves no file);
+* images (``.png``/``.svg``/``.pdf``) are rendered by Graphviz's ``dot`` when
+  ``shutil.which("dot")`` finds it (``subprocess``, no shell, 120 s limit; a
+  failed run is a ``RuntimeError`` showing ``dot``'s error), else drawn with
+  matplotlib (``plot_draw.py``, the same graph as a top-down tree); with
+  neither installed, a ``RuntimeError`` names ``to_file`` and what to install.
+  Text suffixes never need either.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ _TEXT_SUFFIXES = {".dot": None, ".gv": None, ".mmd": tree_mermaid, ".md": mermai
 _IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 
 _INSTALL_HINT = (
-    "Install Graphviz (Debian/Ubuntu: `sudo apt-get install graphviz`; macOS: `brew install graphviz`; "
-    "conda: `conda install graphviz`; others: https://graphviz.org/download/) so that `dot` is on PATH"
+    "Install matplotlib (`pip install matplotlib`), or Graphviz (Debian/Ubuntu: `sudo apt-get install graphviz`; "
+    "macOS: `brew install graphviz`; conda: `conda install graphviz`; others: https://graphviz.org/download/) "
+    "so that `dot` is on PATH"
 )
 
 
@@ -93,14 +99,28 @@ def _dot_source(model: Any, calls: dict[Path, Call], with_shapes: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render(source: str, path: str, image_format: str) -> None:
-    dot = shutil.which("dot")
-    if dot is None:
+def _matplotlib_missing() -> bool:
+    try:
+        import matplotlib  # noqa: F401  (optional dependency, imported only to draw)
+    except ImportError:
+        return True
+    return False
+
+
+def _draw(model: Any, calls: dict[Path, Call], with_shapes: bool, path: str, image_format: str) -> None:
+    """Draw with matplotlib (no ``dot`` on PATH), or say what to install."""
+    if _matplotlib_missing():
         raise RuntimeError(
-            f"plot_model(to_file={path!r}) renders .{image_format} files with Graphviz's `dot` program, which was "
-            f"not found on PATH. {_INSTALL_HINT}, or write the graph without rendering: "
+            f"plot_model(to_file={path!r}) draws .{image_format} files with Graphviz's `dot` program when it is on "
+            f"PATH, else with matplotlib; neither is installed. {_INSTALL_HINT}, or write the graph as text: "
             f"to_file='model.dot' (Graphviz source) or to_file='model.md' (Mermaid)."
         )
+    from kernex._src.viz.plot_draw import draw
+
+    draw(model, calls, with_shapes, path, image_format)
+
+
+def _render(source: str, path: str, image_format: str, dot: str) -> None:
     try:
         done = subprocess.run(
             [dot, f"-T{image_format}", "-o", path], input=source.encode(), capture_output=True, timeout=120
@@ -121,8 +141,47 @@ def _check_suffix(to_file: str) -> str:
     accepted = ", ".join([*_TEXT_SUFFIXES, *_IMAGE_SUFFIXES])
     raise ValueError(
         f"plot_model(to_file=...) chooses the output format by the file suffix; got to_file={to_file!r} "
-        f"(suffix {suffix or 'none'!r}). Accepted suffixes: {accepted} (.png/.svg/.pdf need Graphviz's `dot`). "
+        f"(suffix {suffix or 'none'!r}). Accepted suffixes: {accepted} (.png/.svg/.pdf are rendered with "
+        f"Graphviz's `dot` when installed, else drawn with matplotlib). "
         f"For example to_file='model.png'."
+    )
+
+
+def _as_path(to_file: Any) -> str:
+    """``to_file`` as a ``str``, or a ``TypeError`` naming it."""
+    if not isinstance(to_file, (str, os.PathLike)):
+        raise TypeError(
+            f"plot_model(to_file=...) takes a file path (a str or an os.PathLike such as pathlib.Path) or None; "
+            f"got {type(to_file).__name__} {to_file!r}. For example to_file='model.png'."
+        )
+    return os.fsdecode(os.fspath(to_file))
+
+
+def _check_folder(path: str) -> None:
+    """``ValueError`` naming ``to_file`` unless ``path`` is a file name in an existing, writable folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(
+            f"plot_model(to_file={path!r}): that is a folder; give a file name inside it, "
+            f"e.g. to_file={os.path.join(path, 'model.png')!r}."
+        )
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"plot_model(to_file={path!r}): the folder {folder!r} does not exist. Create it first "
+            f"(`os.makedirs({folder!r}, exist_ok=True)`) or choose a path in an existing folder, "
+            f"e.g. to_file='model.png'."
+        )
+    if not os.access(folder, os.W_OK):
+        raise ValueError(
+            f"plot_model(to_file={path!r}): the folder {folder!r} is not writable. Choose a path in a folder "
+            f"you can write to, e.g. to_file='model.png' in the current folder."
+        )
+
+
+def _write_failed(path: str, err: OSError) -> OSError:
+    return type(err)(
+        f"plot_model(to_file={path!r}) could not write the file: {err.strerror or err}. Choose a path you can "
+        f"write to, e.g. to_file='model.png' in the current folder."
     )
 
 
@@ -134,7 +193,8 @@ def plot_model(model: Any, to_file: str | os.PathLike | None = None, array: Any 
         to_file: optional file to write, format chosen by suffix: ``.dot``/``.gv``
             (the DOT source), ``.mmd`` (Mermaid chart), ``.md`` (Mermaid in a
             fenced block), ``.png``/``.svg``/``.pdf`` (rendered with Graphviz's
-            ``dot``, which must be installed).
+            ``dot`` when it is on PATH, else drawn with matplotlib). The
+            parent folder must exist.
         array: optional input; when given, each treeclass node shows the Input
             and Output shapes of its call in ``model(array)``, run under
             ``jax.eval_shape`` (no FLOPs).
@@ -157,15 +217,25 @@ def plot_model(model: Any, to_file: str | os.PathLike | None = None, array: Any 
     }
     """
     check_model(model, "plot_model")
-    suffix = None if to_file is None else _check_suffix(os.fspath(to_file))
-    source = _dot_source(model, record_calls(model, array, "plot_model"), with_shapes=array is not None)
-    if to_file is None:
+    path = None if to_file is None else _as_path(to_file)
+    suffix = None if path is None else _check_suffix(path)
+    if path is not None:
+        _check_folder(path)
+    calls = record_calls(model, array, "plot_model")
+    source = _dot_source(model, calls, with_shapes=array is not None)
+    if path is None:
         return source
-    path = os.fspath(to_file)
-    if suffix in _IMAGE_SUFFIXES:
-        _render(source, path, suffix[1:])
-        return source
-    render = _TEXT_SUFFIXES[suffix]
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(source if render is None else render(model))
+    try:
+        if suffix in _IMAGE_SUFFIXES:
+            dot = shutil.which("dot")
+            if dot is not None:
+                _render(source, path, suffix[1:], dot)
+            else:
+                _draw(model, calls, array is not None, path, suffix[1:])
+            return source
+        render = _TEXT_SUFFIXES[suffix]
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(source if render is None else render(model))
+    except OSError as err:
+        raise _write_failed(path, err) from err
     return source
