@@ -1,4 +1,5 @@
-"""Unit tests of ``kernex._src.interp.context``: the ``Context`` contract and ``SliceContext``'s reads, caches and patches."""
+"""Unit tests of ``kernex._src.interp.context``: the ``Context`` contract and ``SliceContext``'s reads, caches and
+patches; contexts without regions (a cells-only one, kscan's wavefront ``GatherContext``) with large windows."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from reference import jaxpr_equations, kmap_reference, mat
+from reference import jaxpr_equations, kmap_reference, kmap_reference_vectorized, kscan_reference, mat
 
+import kernex
+from kernex._src.interp.context import Context as BaseContext
 from kernex._src.interp.context import SliceContext as Context
+from kernex._src.interp.large_windows import reduce_boxes
 from kernex._src.interp.values import (
     Cell,
     Dense,
@@ -21,8 +25,10 @@ from kernex._src.interp.values import (
     object_array,
     window_grid,
 )
+from kernex._src.lower.wavefront import GatherContext
 from kernex._src.window.boundary import pad_state
 from kernex._src.window.geometry import Layout, resolve_geometry
+from kernex._src.window.taps import cell_slice
 
 STATE = np.arange(1.0, 43.0, dtype=np.float32).reshape(6, 7)
 LAYOUT = Layout(origin=(1, 0), out_shape=(2, 3), strides=(2, 2))  # windows start at (1 + 2a, 2b)
@@ -276,3 +282,110 @@ def test_dense_of_a_transposed_box_is_the_transposed_patch(rows):
     grid = window_grid(pad_state(x, geometry), geometry, False)
     got = ctx.dense(Grid(grid.entries.T, grid.dtype))
     np.testing.assert_array_equal(np.asarray(got), kmap_reference(x, lambda v: v.T, **kw))
+
+
+# ----------------------------------------------------------------------------- optional results (None) and box patches
+
+
+class CellsOnly(BaseContext):
+    """A context with no regions, patches or materialisations: every optional result is the default ``None``."""
+
+    def cell(self, cell):
+        self.reads.add(cell.offset)
+        return cell.source.read(cell_slice(cell.source.base, self.layout, cell.offset, cell.source.shift))
+
+
+def _grids(relative, shape=(4, 5), kernel=(3, 3)):
+    """The window grid of an input with 'same' windows, as it is, raveled, transposed and raveled."""
+    x = mat(*shape).astype(jnp.float32)
+    geometry = resolve_geometry(x.shape, kernel, 1, "same")
+    grid = window_grid(pad_state(x, geometry), geometry, relative)
+    shapes = {"box": grid.entries, "ravel": grid.entries.reshape(-1), "T-ravel": grid.entries.T.reshape(-1)}
+    return x, geometry, {name: Grid(entries, grid.dtype) for name, entries in shapes.items()}
+
+
+def test_optional_results_default_to_none_and_dense_stacks_cells():
+    """``region``/``patch``/``materialize`` are optional: ``None`` by default, and ``dense`` then stacks one
+    ``cell`` per entry (the wavefront's situation); never an error."""
+    x, geometry, grids = _grids(relative=True)
+    ctx = CellsOnly(geometry.layout, unroll_limit=256)
+    source = grids["box"].entries.flat[0].source
+    assert ctx.region(source, (0, 0), (3, 3)) is None
+    assert ctx.patch(source, (0, 0), (3, 3)) is None
+    assert ctx.materialize(source, jnp.sin, (0, 0), (3, 3)) is None
+    for name, grid in grids.items():
+        expected = Context(geometry.layout, unroll_limit=256).dense(grid)
+        np.testing.assert_array_equal(np.asarray(ctx.dense(grid)), np.asarray(expected), err_msg=name)
+    assert ctx.reads == set(np.ndindex(3, 3))
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_dense_of_rolled_and_raveled_windows_is_one_box_patch(relative):
+    """A relative view (each axis rolled), ``v.ravel()`` and ``v.T.ravel()`` of a 7x7 window read the windows'
+    region once: 7 + 7 taps and a roll (two slices) per axis, not 49 slices, one per cell."""
+    x, geometry, grids = _grids(relative, (8, 9), (7, 7))
+    patches = kmap_reference_vectorized(x, lambda v: v, kernel_size=(7, 7), padding="same", relative=relative)
+    expected = {"box": patches, "ravel": patches.reshape(8, 9, 49), "T-ravel": np.swapaxes(patches, -1, -2).reshape(8, 9, 49)}
+    for name, grid in grids.items():
+        ctx = Context(geometry.layout, unroll_limit=256)
+        jaxpr = jax.make_jaxpr(lambda: ctx.dense(grid))()
+        slices = [e for e in jaxpr_equations(jaxpr) if e.primitive.name == "slice"]
+        assert len(slices) <= 1 + 7 + 7 + 2 * 2, (name, len(slices))
+        np.testing.assert_array_equal(np.asarray(Context(geometry.layout, 256).dense(grid)), expected[name], err_msg=name)
+
+
+def test_dense_of_a_reversed_window_reorders_the_box_patch():
+    """Cells of a box in an order that is no roll (``v[::-1]``): one patch, reordered along the axis."""
+    x, geometry, grids = _grids(relative=False)
+    grid = Grid(grids["box"].entries[::-1, ::-1], jnp.float32)
+    patches = kmap_reference(x, lambda v: v[::-1, ::-1], kernel_size=(3, 3), padding="same")
+    np.testing.assert_array_equal(np.asarray(Context(geometry.layout, 256).dense(grid)), patches)
+
+
+# ----------------------------------------------------------------------------- contexts without regions
+
+
+def _gather_context(width=3):
+    """kscan's wavefront context over a (20, 20) state: ``width`` windows at scattered (traced) starts."""
+    starts = jnp.asarray(np.array([[0, 0], [2, 1], [1, 3]][:width], np.int32))
+    return GatherContext(starts, 2)
+
+
+def test_box_plans_answer_none_without_regions():
+    """Sum/max boxes and weighted boxes of a 17x17 window on a context with no regions: ``None`` (the rule
+    falls back), not an error."""
+    ctx = _gather_context()
+    source = Source(jnp.ones((20, 20)))
+    cells = [Cell(source, o) for o in itertools.product(range(17), range(17))]
+    groups = object_array((1, len(cells)))
+    for i, cell in enumerate(cells):
+        groups[0, i] = cell
+    assert ctx.region(source, (0, 0), (17, 17)) is None
+    for name in ["reduce_sum", "reduce_max", "reduce_min"]:
+        assert reduce_boxes(ctx, name, groups, jnp.float32) is None
+    weights = Uniform(np.arange(289.0, dtype=np.float32).reshape(17, 17))
+    for i, cell in enumerate(cells):
+        groups[0, i] = Scaled(cell, weights, cell.offset)
+    assert reduce_boxes(ctx, "reduce_sum", groups, jnp.float32) is None
+
+
+def test_gather_patch_is_every_window_box():
+    """``GatherContext.patch``: one gather of each window's box, the source's transform applied, reads recorded."""
+    ctx = _gather_context()
+    state = np.arange(400.0, dtype=np.float32).reshape(20, 20)
+    got = ctx.patch(Source(jnp.asarray(state), lambda p: 2 * p, shift=(1, 0)), (2, 1), (17, 16))
+    expected = [2 * state[r + 1 : r + 18, c + 1 : c + 17] for r, c in [(0, 0), (2, 1), (1, 3)]]
+    np.testing.assert_array_equal(np.asarray(got), np.stack(expected))
+    assert ctx.reads == set(itertools.product(range(2, 19), range(1, 17)))
+
+
+def test_wavefront_with_a_17x17_window_falls_back_with_one_gather_per_box():
+    """kscan's wavefront has no regions: a 17x17 window sum (and a sort) falls back to per-window evaluation
+    on one gathered box per step (it used to crash; then it gathered 289 cells one by one)."""
+    x = np.random.default_rng(13).standard_normal((20, 20)).astype(np.float32)
+    kw = dict(kernel_size=(17, 17), padding="same")
+    for f in [lambda w: w.sum() * 1e-3, lambda w: jnp.sort(w.ravel())[100] * 0.5]:
+        apply = kernex.kscan(schedule="wavefront", **kw)(f)
+        np.testing.assert_allclose(np.asarray(jax.jit(apply)(x)), kscan_reference(x, f, **kw), rtol=1e-5, atol=1e-5)
+        gathers = [e for e in jaxpr_equations(jax.make_jaxpr(apply)(x)) if e.primitive.name == "gather"]
+        assert len(gathers) <= 2, len(gathers)

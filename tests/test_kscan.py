@@ -27,6 +27,8 @@ from reference import (
 
 from demo.stencils import linear_convection
 from kernex import kscan
+from kernex._src.lower import kscan as kscan_lowering
+from kernex._src.lower import plan as kscan_plan
 
 S = jnp.sum
 NEIGHBOURS = lambda x: x[-1] + x[0] + x[1]  # noqa: E731
@@ -343,3 +345,113 @@ def test_property_named_axis_matches_sequential_reference(data, relative, seed):
     x = random_array(seed, case["shape"], np.int32)
     kw = dict(kernel_size=case["kernel_size"], strides=case["strides"], padding=case["padding"], relative=relative)
     _compare(kscan(**kw, named_axis=named_axis)(f)(x), kscan_reference(x, f, **kw, named_axis=named_axis))
+
+
+# ----------------------------------------------------------------------------- schedules x ranks x window sizes
+# Every schedule on small (3 per axis) and large windows (over ``config.UNROLL_LIMIT`` cells: the box plans,
+# which need regions) for a plain sum and functions only the vmap fallback evaluates (sort, lax.cond, argmin),
+# against the sequential model. The wavefront's gather context has no regions, so it must fall back there.
+
+# rank: (input shape for small windows, large window, input shape for it); a window must fit in the input
+SCHEDULE_SHAPES = {1: ((6,), 300, (301,)), 2: ((4, 5), 17, (17, 18)), 3: ((3, 3, 4), 7, (7, 7, 8))}
+
+
+# name: (window function, the same in NumPy for the reference); all contractive, so rounding stays small
+SCHEDULE_FUNCTIONS = {
+    "sum": (lambda v: jnp.sum(v) / v.size, lambda v: np.sum(np.asarray(v)) / v.size),
+    "sort": (lambda v: jnp.sort(v.ravel())[v.size // 2], lambda v: np.sort(np.asarray(v).ravel())[v.size // 2]),
+    "cond": (
+        lambda v: jax.lax.cond(jnp.sum(v) > 0, lambda u: 0.5 * u.max(), lambda u: 0.5 * u.min(), v),
+        lambda v: 0.5 * (np.max(v) if np.sum(v) > 0 else np.min(v)),
+    ),
+    "argmin": (
+        lambda v: 0.5 * v.ravel()[jnp.argmin(v.ravel())] + 0.25 * jnp.argmin(v.ravel()) / v.size,
+        lambda v: 0.5 * np.asarray(v).min() + 0.25 * np.argmin(np.asarray(v)) / v.size,
+    ),
+}
+
+
+def _plan_of(F, x):
+    """The plan kscan chooses for ``F(x)``, found by tracing (nothing is compiled)."""
+    chosen = []
+
+    def choose(*args):
+        chosen.append(kscan_plan.choose_plan(*args))
+        return chosen[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kscan_lowering, "choose_plan", choose)
+        jax.eval_shape(F, x)
+    return chosen[0]
+
+
+def _check_schedules(fn, kw, x, expected, refused):
+    """Every schedule name is refused (those in ``refused``) or matches ``expected``; a name whose plan
+    equals one already checked ('auto' on CPU is a block schedule) compiles the same program, so it is
+    not run twice."""
+    checked = set()
+    for schedule in kscan_plan.SCHEDULES:
+        F = kscan(schedule=schedule, **kw)(fn)
+        if schedule in refused:
+            with pytest.raises(ValueError, match=f"schedule={schedule!r} would change the result"):
+                _plan_of(F, x)
+            continue
+        plan = _plan_of(F, x)
+        if plan in checked:
+            continue
+        got = jax.jit(F)(x)
+        assert got.dtype == np.float32, (schedule, got.dtype)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-6, err_msg=schedule)
+        checked.add(plan)
+    assert {p.kind for p in checked} == {"block", "wavefront"}
+
+
+@pytest.mark.parametrize("name", SCHEDULE_FUNCTIONS)
+@pytest.mark.parametrize("size", ["small", "large"])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_every_schedule_every_rank_small_and_large_windows(rank, size, name):
+    small, side, large = SCHEDULE_SHAPES[rank]
+    shape = small if size == "small" else large
+    kw = dict(kernel_size=3 if size == "small" else side, padding="same")
+    fn, np_fn = SCHEDULE_FUNCTIONS[name]
+    x = random_array(rank, shape, np.float32)
+    expected = kscan_reference(x, np_fn, **kw)
+    refused = {"parallel"} | ({"rows"} if rank > 1 else set())  # every window reads earlier anchors of its row
+    _check_schedules(fn, kw, x, expected, refused)
+
+
+@pytest.mark.parametrize("rank, name", [(1, "sort"), (2, "sum"), (3, "sort")])
+def test_windows_that_miss_each_others_anchors_run_every_schedule(rank, name):
+    """Strides of 3 on 3-cell windows: no window reads another's anchor, so 'parallel' and 'rows' run too."""
+    kw = dict(kernel_size=3, strides=3, padding="same")
+    fn, np_fn = SCHEDULE_FUNCTIONS[name]
+    x = random_array(rank, SCHEDULE_SHAPES[rank][0], np.float32)
+    expected = kscan_reference(x, np_fn, **kw)
+    _check_schedules(fn, kw, x, expected, refused=set())
+
+
+def _schedule_grads(F, x, ct):
+    return jax.jit(jax.grad(lambda x: jnp.sum(F(x) * ct)))(x)
+
+
+@pytest.mark.parametrize("name", ["sort", "cond"])
+def test_every_schedule_gradients_match_the_sequential_model(name):
+    """grad of sum(out * cotangent) of a fallback primitive on 3-cell windows, each schedule vs the reference."""
+    fn, _ = SCHEDULE_FUNCTIONS[name]
+    kw = dict(kernel_size=3, padding="same")
+    x, ct = random_array(5, (7,), np.float32), random_array(6, (7,), np.float32)
+    expected = _schedule_grads(lambda x: kscan_reference(x, fn, xp=jnp, **kw), x, ct)
+    for schedule in ["sequential", "wavefront"]:  # ('auto' is 'sequential' here: see _check_schedules)
+        got = _schedule_grads(kscan(schedule=schedule, **kw)(fn), x, ct)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6, err_msg=schedule)
+
+
+def test_large_window_gradients_agree_across_schedules():
+    """17x17 windows: the block schedule's box plans (regions) and the wavefront's gathered boxes, same gradient."""
+    fn, _ = SCHEDULE_FUNCTIONS["sum"]
+    kw = dict(kernel_size=17, padding="same")
+    x, ct = random_array(7, (17, 18), np.float32), random_array(8, (17, 18), np.float32)
+    sequential = _schedule_grads(kscan(schedule="sequential", **kw)(fn), x, ct)
+    wavefront = _schedule_grads(kscan(schedule="wavefront", **kw)(fn), x, ct)
+    assert np.any(np.asarray(sequential) != 0)
+    np.testing.assert_allclose(np.asarray(wavefront), np.asarray(sequential), rtol=1e-5, atol=1e-6)

@@ -5,7 +5,8 @@ both real ones (17x17, 25x25, 67 taps) and small ones with the limit
 monkeypatched to 2: box reductions (``reduce_window`` passes) with strides and
 every padding form, weighted sums with separable / non-separable constant
 weights and traced weights (correlations), integer inputs; values and gradients
-against ``reference.py`` and, where it fits, ``scipy.ndimage``.
+against ``reference.py`` and, where it fits, ``scipy.ndimage``. (Large windows
+on contexts without regions, kscan's wavefront: ``test_context.py``.)
 """
 
 from __future__ import annotations

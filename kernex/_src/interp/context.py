@@ -3,17 +3,22 @@
 A context knows where the windows of one evaluation sit and turns lazy
 :class:`~kernex._src.interp.values.Cell` entries into arrays with one element
 per window. **Invariant:** every read of the input (or of a state, for kscan)
-goes through :meth:`Context.cell`, :meth:`Context.region` or
-:meth:`Context.materialize`, and each records the window offsets it reads in
+goes through :meth:`Context.cell`, :meth:`Context.region`, :meth:`Context.patch`
+or :meth:`Context.materialize`, and each records the window offsets it reads in
 ``reads``. kscan's schedules are sound only because of this: its read analysis
 runs the same rules on a probe context and trusts ``reads`` to be complete.
 
-A concrete context must implement :meth:`Context.cell`. :meth:`Context.region`
-and :meth:`Context.materialize` are optional: a context whose windows are not a
-regular lattice of one array (kscan's wavefront gathers scattered windows)
-returns ``None``, and every caller must then take a per-cell path (unrolled
-entries, or the vmap fallback on a patch stacked from :meth:`Context.cell`).
-Never a crash: ``None`` is a documented answer, not an error.
+A concrete context must implement :meth:`Context.cell`. :meth:`Context.region`,
+:meth:`Context.patch` and :meth:`Context.materialize` are optional: their
+results are typed ``... | None``, and ``None`` means "this context cannot give
+that shortcut", never an error. A context whose windows are not a regular
+lattice of one array (kscan's wavefront gathers scattered windows) answers
+``None`` for regions and materialisations. **Every caller must handle
+``None``** by taking a per-cell path: the box plans of
+``interp/large_windows.py`` answer ``None`` in turn (the rule then uses the vmap
+fallback), elementwise rules apply the transform per entry, and
+:meth:`Context.dense` asks :meth:`Context.patch` and else stacks one
+:meth:`Context.cell` per entry. Never a crash.
 
 :class:`SliceContext` is the lattice context of kmap and of kscan's block
 schedules: cells are strided shifted slices (``window/taps.py``).
@@ -70,14 +75,46 @@ class Context(abc.ABC):
         """Cell ``cell.offset`` of every window, with the source's transform applied: an ``out_shape`` array."""
 
     def region(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array | None:
-        """The contiguous part of ``source.base`` holding cells ``corner .. corner + shape - 1`` of every
-        window (transform *not* applied: callers apply ``source.read``), or ``None`` when this context's
-        windows do not lie on a lattice of ``source.base``. The default is ``None``."""
+        """The contiguous part of ``source.base`` holding cells ``corner .. corner + shape - 1`` of every window.
+
+        The source's transform is *not* applied: callers apply ``source.read``.
+
+        Returns:
+            The region, or ``None`` when this context's windows do not lie on a lattice of
+            ``source.base`` (the default). Callers must then read per cell, or through
+            :meth:`patch`; the box plans of ``large_windows`` return ``None`` to their rule.
+        """
         return None
 
+    def patch(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array | None:
+        """Cells ``corner .. corner + shape - 1`` of every window, transform applied: ``out_shape + shape``.
+
+        The default is built from :meth:`region`, one axis at a time (``k0 + k1 + ...``
+        stacked strided slices instead of one slice per cell: a 40x40 window is 80 ops, not
+        1600). The transform is applied after slicing, so cells no window reads (gaps
+        between strided windows) never enter a derivative.
+
+        Returns:
+            The patch, or ``None`` when there is no region and the context has no other
+            way (the caller, :meth:`dense`, then stacks one :meth:`cell` per entry).
+        """
+        region = self.region(source, corner, shape)
+        if region is None:
+            return None
+        for axis, (k, s, n) in enumerate(zip(shape, self.layout.strides, self.out_shape)):
+            if n == 1:  # one window along this axis (kscan's sequential steps): its k cells are the region's
+                region = jnp.expand_dims(jnp.moveaxis(region, axis, -1), axis)
+            else:
+                region = jnp.stack([tap(region, axis, j, n, s) for j in range(k)], axis=-1)
+        return source.read(region)
+
     def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
-        """A new source holding ``transform`` applied once to the cells the windows' ``corner + shape`` boxes
-        read, or ``None`` (the caller then applies ``transform`` per entry). The default is ``None``."""
+        """A new source holding ``transform`` applied once to the cells the windows' ``corner + shape`` boxes read.
+
+        Returns:
+            The source, or ``None`` (the default) when this context cannot build one; the
+            caller (the elementwise rules) then applies ``transform`` per entry.
+        """
         return None
 
     # -- shared by every context ---------------------------------------------------------
@@ -125,59 +162,87 @@ class Context(abc.ABC):
             array = lax.broadcast_in_dim(array, self.out_shape, ())
         return array
 
-    def _box_axes(self, grid: Grid) -> list[int] | None:
-        """If the Grid is a box of one source's cells (axes possibly permuted, as by ``v.T``): for each
-        grid axis, the state axis it steps along; else None."""
-        ndim = self.n_positions
-        if grid.entries.ndim != ndim or grid.size < 2 or not grid.all_cells():
+    def _box_layout(self, grid: Grid) -> tuple[list[int], tuple[int, ...], list[np.ndarray]] | None:
+        """If the Grid holds each cell of a box of one source once, arranged axis by axis (the state axes
+        possibly permuted, as by ``v.T``, and each axis's cells in any order, as by a relative view's
+        roll): ``(axes, corner, orders)`` with ``entry[i].offset[axes[a]] == corner[axes[a]] +
+        orders[a][i[a]]``; else None."""
+        if grid.size < 2 or not grid.all_cells():
             return None
         first = grid.entries.flat[0]
-        axes = []
-        for a, k in enumerate(grid.shape):
-            if k > 1:
-                step = np.subtract(grid.entries[(0,) * a + (1,) + (0,) * (ndim - a - 1)].offset, first.offset)
-                if sorted(step.tolist()) != [0] * (ndim - 1) + [1]:
-                    return None
-                axes.append(int(np.argmax(step)))
-            else:
-                axes.append(None)
-        free = iter(sorted(set(range(ndim)) - set(axes)))
-        axes = [next(free) if axis is None else axis for axis in axes]
-        if sorted(axes) != list(range(ndim)):
+        ndim = len(first.offset)
+        if grid.entries.ndim != ndim:
             return None
+        axes, lines = [], []
+        for a, k in enumerate(grid.shape):
+            line = np.array([grid.entries[(0,) * a + (i,) + (0,) * (ndim - a - 1)].offset for i in range(k)])
+            moved = np.flatnonzero(np.any(line != line[0], axis=0))
+            if len(moved) > 1:
+                return None
+            axes.append(int(moved[0]) if len(moved) else None)
+            lines.append(line)
+        free = iter(sorted(set(range(ndim)) - {axis for axis in axes if axis is not None}))
+        axes = [next(free, -1) if axis is None else axis for axis in axes]
+        if sorted(axes) != list(range(ndim)):  # two grid axes step along one state axis
+            return None
+        corner, orders = list(first.offset), []
+        for a, axis in enumerate(axes):
+            along = lines[a][:, axis]
+            corner[axis] = int(along.min())
+            orders.append(along - corner[axis])
+            if sorted(orders[-1].tolist()) != list(range(len(along))):
+                return None
         for idx in np.ndindex(*grid.shape):
             entry = grid.entries[idx]
-            expected = list(first.offset)
+            expected = list(corner)
             for a, i in enumerate(idx):
-                expected[axes[a]] += i
+                expected[axes[a]] += int(orders[a][i])
             if entry.source is not first.source or entry.offset != tuple(expected):
                 return None
-        return axes
+        return axes, tuple(corner), orders
 
     def _box_patch(self, grid: Grid) -> jax.Array | None:
-        """The patch of a Grid that is a box of one source's cells, built one axis at a time
-        (``k0 + k1 + ...`` stacked strided slices of the windows' region instead of one slice per
-        cell: a 40x40 window is 80 ops, not 1600), or None (not a box, or no region).
-
-        The source's transform is applied to the patch, so cells no window reads
-        (gaps between strided windows) never enter a derivative.
-        """
-        axes = self._box_axes(grid)
-        if axes is None:
+        """The patch of a Grid that is a box of one source's cells, from one :meth:`patch` of the box
+        (then reordered: a rolled axis is two slices, a transpose is free), or None (not a box, or no patch)."""
+        found = self._box_layout(grid)
+        if found is None:
             return None
-        ndim = self.n_positions
-        first = grid.entries.flat[0]
-        box = [0] * ndim
+        axes, corner, orders = found
+        first, n = grid.entries.flat[0], self.n_positions
+        box = [0] * len(axes)
         for a, axis in enumerate(axes):
             box[axis] = grid.shape[a]
-        patch = self.region(first.source, first.offset, tuple(box))
+        patch = self.patch(first.source, corner, tuple(box))
         if patch is None:
             return None
-        for axis, (k, s, n) in enumerate(zip(box, self.layout.strides, self.out_shape)):
-            patch = jnp.stack([tap(patch, axis, j, n, s) for j in range(k)], axis=-1)
+        for a, axis in enumerate(axes):
+            order, k = orders[a], len(orders[a])
+            if np.array_equal(order, np.arange(k)):
+                continue
+            if np.array_equal(order, (np.arange(k) + order[0]) % k):  # a roll (relative indexing)
+                patch = jnp.roll(patch, -int(order[0]), axis=n + axis)
+            else:
+                patch = jnp.take(patch, order, axis=n + axis)
         if axes != sorted(axes):
-            patch = lax.transpose(patch, tuple(range(ndim)) + tuple(ndim + axis for axis in axes))
-        return first.source.read(patch)
+            patch = lax.transpose(patch, tuple(range(n)) + tuple(n + axis for axis in axes))
+        return patch
+
+    def _reshaped_box_patch(self, grid: Grid) -> jax.Array | None:
+        """The patch of a Grid holding the cells of a box of one source in another shape (``v.ravel()``,
+        ``v.reshape(...)`` of a window or of its transpose), from the box patch; else None."""
+        if grid.size < 2 or not grid.all_cells():
+            return None
+        offsets = np.array([e.offset for e in grid.entries.flat])
+        shape = tuple(int(k) for k in offsets.max(axis=0) - offsets.min(axis=0) + 1)
+        if int(np.prod(shape)) != grid.size:
+            return None
+        for box_shape in dict.fromkeys(itertools.permutations(shape)):
+            if box_shape == grid.shape:
+                continue  # already tried as it is
+            patch = self._box_patch(Grid(grid.entries.reshape(box_shape), grid.dtype))
+            if patch is not None:
+                return patch.reshape(self.out_shape + grid.shape)
+        return None
 
     def dense(self, value: Any, dtype: Any = None) -> jax.Array:
         """``out_shape + per_window_shape`` array of a value."""
@@ -192,6 +257,8 @@ class Context(abc.ABC):
         if value.size == 0:  # e.g. v[:0]: nothing to stack
             return jnp.zeros(self.out_shape + value.shape, dtype)
         patch = self._box_patch(value)
+        if patch is None:
+            patch = self._reshaped_box_patch(value)
         if patch is not None:
             return patch.astype(dtype)
         flat = [self.broadcast_entry(e, dtype) for e in value.entries.flat]

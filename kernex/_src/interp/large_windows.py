@@ -10,9 +10,11 @@ whole-array source, it is lowered instead to
   weights are a known rank-1 tensor (box filters, Gaussians), otherwise
   ``lax.conv_general_dilated``.
 
-Every plan reads through ``Context.region``; a context that has no regions
-(kscan's wavefront) makes the plan answer ``None`` and the caller falls back
-to per-window evaluation.
+Every plan reads through ``Context.region``. **Invariant:** a context that has
+no regions (``region`` answers ``None``: kscan's wavefront) makes every plan
+answer ``None``, never raise; the rule then falls back to per-window
+evaluation (``evaluate.fallback``, on the patch of ``Context.dense``, which a
+wavefront gathers in one go).
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
     return out if scale is None else out * scale
 
 
-def _passes(ctx: Context, source, corner, shape, name: str, factors=None):
+def _passes(ctx: Context, source, corner, shape, name: str, factors=None) -> jax.Array | None:
     """Separable passes over the region of ``source`` holding every window's box (None: no region)."""
     region = ctx.region(source, corner, shape)
     if region is None:
@@ -143,8 +145,8 @@ def separable_factors(weights: np.ndarray) -> list[np.ndarray] | None:
     return factors
 
 
-def _correlate(ctx: Context, source, corner, shape, weights, dtype):
-    """``sum(cells * weights)`` over every window's box: separable passes or a convolution.
+def _correlate(ctx: Context, source, corner, shape, weights, dtype) -> jax.Array | None:
+    """``sum(cells * weights)`` over every window's box: separable passes or a convolution (None: no region).
 
     Separable factors are fractions of the weights, so integer sums use the
     (exact) convolution instead.
@@ -177,7 +179,8 @@ def _weights(group: Sequence[Scaled], corner, shape):
     return jnp.reshape(weights.value, (-1,))[flat_index]
 
 
-def _reduce_group(ctx: Context, name: str, group: list, dtype: Any) -> Any:
+def _reduce_group(ctx: Context, name: str, group: list, dtype: Any) -> jax.Array | None:
+    """One group of entries reduced by a box plan, or None (no plan applies, or no region)."""
     if all(isinstance(e, Cell) for e in group) and name in _OPS:
         sources = {id(e.source) for e in group}
         found = box([e.offset for e in group]) if len(sources) == 1 else None
@@ -193,7 +196,13 @@ def _reduce_group(ctx: Context, name: str, group: list, dtype: Any) -> Any:
 
 
 def reduce_boxes(ctx: Context, name: str, moved: np.ndarray, dtype: Any) -> np.ndarray | None:
-    """Reduce the last axis of ``moved`` (entry groups) with box plans, or None if one does not apply."""
+    """Reduce the last axis of ``moved`` (entry groups) with box plans.
+
+    Returns:
+        An object array of reduced entries, or ``None`` when a plan does not apply to some
+        group or the context has no regions; the calling rule must then return ``None``
+        too (the interpreter's vmap fallback evaluates the primitive).
+    """
     out = object_array(moved.shape[:-1])
     for idx in np.ndindex(*moved.shape[:-1]):
         reduced = _reduce_group(ctx, name, list(moved[idx]), dtype)

@@ -6,6 +6,11 @@ state its windows read, evaluates all of them with the stencil interpreter on a
 :class:`~kernex._src.interp.context.SliceContext` (strided shifted slices, like
 kmap), and writes the anchor row back. ``lower/plan.py`` proves the schedule
 exact before it runs.
+
+**Invariant:** every start index of a dynamic slice or update is an
+``int32`` (:data:`INDEX_DTYPE`), traced or not. Python ints would become
+``int64`` under ``jax_enable_x64`` and ``lax.dynamic_slice`` rejects index
+tuples of mixed integer types.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from kernex._src.lower.plan import Plan
 from kernex._src.window.boundary import pad_state
 from kernex._src.window.geometry import Geometry, Layout, extent
 
-__all__ = ["run_block", "recorded"]
+__all__ = ["run_block", "recorded", "INDEX_DTYPE"]
+
+# the one integer type of every index this schedule computes (x64 or not)
+INDEX_DTYPE = np.int32
+
+
+def _indices(values) -> tuple:
+    """Static start indices as ``INDEX_DTYPE`` scalars, so they match traced ``int32`` ones under x64."""
+    return tuple(INDEX_DTYPE(v) for v in values)
 
 
 def recorded(state, geometry: Geometry):
@@ -57,28 +70,29 @@ def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
     trail_cover = np.stack([covers(b, trail, range(m, ndim)) for b in branches])
     cases = Cases(np.stack([owners(trail_cover & pattern[:, None]) for pattern in patterns]))
     table = jnp.asarray(cases.table.reshape((len(patterns),) + (1,) * m + trail_out))
-    starts = np.asarray(g.origin[:m], np.int32) + lead.astype(np.int32) * np.asarray(g.strides[:m], np.int32)
+    starts = np.asarray(g.origin[:m], INDEX_DTYPE) + lead.astype(INDEX_DTYPE) * np.asarray(g.strides[:m], INDEX_DTYPE)
+    trail_zeros, trail_anchor = _indices((0,) * (ndim - m)), _indices(first_anchor)
     zero = jnp.zeros((), x.dtype)
     contiguous = all(s == 1 for s in g.strides[m:])
 
     def step(state, xs):
         start, pattern = xs
-        corner = tuple(start) + (0,) * (ndim - m)
+        corner = tuple(start) + trail_zeros
         slab = lax.dynamic_slice(state, corner, slab_shape) if m else state
         ctx = SliceContext(layout, config.UNROLL_LIMIT)
         which = table[0] if len(patterns) == 1 else lax.dynamic_index_in_dim(table, pattern, keepdims=False)
         value = cases.select(ctx, window_grid(slab, g, relative), jaxprs, which, x.dtype)
-        anchor = tuple(s + c for s, c in zip(start, g.center[:m]))
+        anchor = tuple(s + INDEX_DTYPE(c) for s, c in zip(start, g.center[:m]))
         if contiguous:  # the anchors of a block form a box: write the values straight in
-            return lax.dynamic_update_slice(state, value, anchor + tuple(first_anchor)), None
-        row = lax.dynamic_slice(state, anchor + (0,) * (ndim - m), row_shape) if m else state
+            return lax.dynamic_update_slice(state, value, anchor + trail_anchor), None
+        row = lax.dynamic_slice(state, anchor + trail_zeros, row_shape) if m else state
         new_row = jnp.where(anchor_row, lax.pad(value, zero, placement), row)
-        return (lax.dynamic_update_slice(state, new_row, anchor + (0,) * (ndim - m)) if m else new_row), None
+        return (lax.dynamic_update_slice(state, new_row, anchor + trail_zeros) if m else new_row), None
 
     state = pad_state(x, g)
     if m == 0:
         state, _ = step(state, ((), 0))
     else:
-        xs = (jnp.asarray(starts), jnp.asarray(step_pattern.reshape(-1).astype(np.int32)))
+        xs = (jnp.asarray(starts), jnp.asarray(step_pattern.reshape(-1).astype(INDEX_DTYPE)))
         state, _ = lax.scan(step, state, xs)
     return recorded(state, g)

@@ -2,12 +2,16 @@
 
 One step gathers the cells of its windows (scattered over the state, so there is
 no lattice: :class:`GatherContext` answers ``None`` for regions and
-materialisations, and the interpreter falls back to per-cell paths), evaluates
-them, and scatters the results into their anchors. ``lower/plan.py`` chooses
-the normal ``pi`` and proves it exact.
+materialisations, and the interpreter falls back to per-cell paths; a whole
+window box is one gather), evaluates them, and scatters the results into their
+anchors. ``lower/plan.py`` chooses the normal ``pi`` and proves it exact.
+**Invariant:** every index is ``int32`` (``block.INDEX_DTYPE``), also under x64.
 """
 
 from __future__ import annotations
+
+import itertools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +20,8 @@ from jax import lax
 
 from kernex._src import config
 from kernex._src.interp.context import Context
-from kernex._src.interp.values import Cell, window_grid
-from kernex._src.lower.block import recorded
+from kernex._src.interp.values import Cell, Source, window_grid
+from kernex._src.lower.block import INDEX_DTYPE, recorded
 from kernex._src.lower.cases import Cases, covers, index_grid, owners
 from kernex._src.lower.plan import Plan
 from kernex._src.window.boundary import pad_state
@@ -44,11 +48,21 @@ class GatherContext(Context):
             self._slices[key] = (cell.source.read(gathered), cell.source)
         return self._slices[key][0]
 
-    def region(self, source, corner, shape):
-        return None  # large-window plans need slices; they fall back to per-window evaluation
+    def region(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array | None:
+        """Always ``None``: windows are scattered, so the large-window plans fall back (see ``Context``)."""
+        return None
 
-    def materialize(self, source, transform, corner, shape):
-        return None  # windows are scattered: evaluate per window instead
+    def patch(self, source: Source, corner: tuple[int, ...], shape: tuple[int, ...]) -> jax.Array:
+        """One gather of every window's box of cells (``(width,) + shape``), transform applied."""
+        self.reads.update(itertools.product(*(range(c, c + k) for c, k in zip(corner, shape))))
+        cells = np.stack(np.meshgrid(*(np.arange(c, c + k) for c, k in zip(corner, shape)), indexing="ij"), axis=-1)
+        offset = jnp.asarray(cells - np.asarray(source.shift), self._starts.dtype)[None]
+        index = self._starts.reshape((self._starts.shape[0],) + (1,) * len(shape) + self._starts.shape[1:]) + offset
+        return source.read(source.base[tuple(index[..., d] for d in range(index.shape[-1]))])
+
+    def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
+        """Always ``None``: windows are scattered, so elementwise rules apply ``transform`` per entry."""
+        return None
 
 
 def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
@@ -65,8 +79,8 @@ def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative)
     valid = np.zeros((len(counts), width), dtype=bool)
     table[level, slot], valid[level, slot] = np.arange(len(positions)), True
     pos = positions[table]
-    starts = (np.asarray(g.origin) + pos * np.asarray(g.strides)).astype(np.int32)
-    anchors = np.where(valid[..., None], starts + np.asarray(g.center), np.asarray(g.state_shape)).astype(np.int32)
+    starts = (np.asarray(g.origin) + pos * np.asarray(g.strides)).astype(INDEX_DTYPE)
+    anchors = np.where(valid[..., None], starts + np.asarray(g.center), np.asarray(g.state_shape)).astype(INDEX_DTYPE)
     cover = np.stack([covers(b, pos.reshape(-1, g.ndim), range(g.ndim)).reshape(valid.shape) & valid for b in branches])
     cases = Cases(owners(cover))
 
