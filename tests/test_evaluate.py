@@ -1,4 +1,4 @@
-"""The jaxpr interpreter (``kernex._src.interpreter``) and the shape of the programs it emits.
+"""The jaxpr interpreter (``kernex._src.interp.evaluate``) and the shape of the programs it emits.
 
 * ``live_equations`` drops dead code (also visible as fewer cells read, via
   ``reads.read_offsets``), keeps effects;
@@ -8,7 +8,10 @@
 * the lowered programs of the seed examples (conv, Laplacian, 2x2 max-pool,
   function by index) and of their gradients contain no ``gather`` and no
   intermediate as large as a k-fold patch tensor; ``jnp.median`` needs the
-  whole window, so it goes through the fallback and is still right.
+  whole window, so it goes through the fallback and is still right;
+* functions with custom derivatives (``relu``, ``softplus``, ``logaddexp``,
+  user ``custom_jvp``/``custom_vjp``) stay on slices, gradients included, and
+  keep their own derivative rules.
 """
 
 from __future__ import annotations
@@ -284,3 +287,89 @@ def test_laplacian_like_stencil_emits_one_slice_per_cell_read(kernel):
     assert sum(e.primitive.name == "slice" for e in eqns) <= 5 + 1  # + at most one slice of the padded state
     expected = kmap_reference(x, f, kernel_size=kernel, padding="same")
     np.testing.assert_allclose(np.asarray(kernex.kmap(kernel_size=kernel, padding="same")(f)(x)), expected, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- custom derivatives stay on slices
+
+
+@jax.custom_jvp
+def _cubed(a):
+    return a * a * a
+
+
+@_cubed.defjvp
+def _cubed_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    return a * a * a, 2.0 * a * t  # deliberately not 3a^2: only the custom rule gives this gradient
+
+
+@jax.custom_vjp
+def _scaled(a, b):
+    return a * jnp.sin(b)
+
+
+def _scaled_fwd(a, b):
+    return _scaled(a, b), (a, b)
+
+
+def _scaled_bwd(res, g):
+    a, b = res
+    return 0.5 * g, g * a  # deliberately not (g sin b, g a cos b)
+
+
+_scaled.defvjp(_scaled_fwd, _scaled_bwd)
+
+SAME3 = dict(kernel_size=(3, 3), padding="same")
+CUSTOM = {
+    "relu": lambda v: jax.nn.relu(v).sum(),
+    "gelu": lambda v: jax.nn.gelu(v).sum() + jax.nn.gelu(v[1, 1]),
+    "gelu-erf": lambda v: jax.nn.gelu(v, approximate=False).sum(),
+    "softplus": lambda v: jax.nn.softplus(v).sum() * v[1, 1],
+    "logaddexp": lambda v: jnp.logaddexp(v, v.T).sum() + jnp.logaddexp(v[0, 0], 0.5),
+    "custom-jvp": lambda v: jnp.sum(_cubed(v)),
+    "custom-vjp": lambda v: jnp.sum(_scaled(v, v.T)) + _scaled(v[1, 1], 2.0),
+}
+
+
+def _brute_force_loss(f, kw):
+    return lambda x: 0.5 * jnp.sum(kmap_reference_vectorized(x, f, **kw) ** 2)
+
+
+@pytest.mark.parametrize("name", list(CUSTOM))
+def test_custom_derivatives_stay_on_slices(name, fallback_log):
+    """``jax.nn.relu``, ``gelu``, ``softplus``, ``jnp.logaddexp`` and user custom JVP/VJP functions on 3x3
+    windows: no vmap fallback, no ``(H, W, 3, 3)`` patch tensor in the program or in its gradient, and the
+    values and gradients of ``0.5 * sum(y**2)`` of the brute force (the custom rules, not the primal's)."""
+    f = CUSTOM[name]
+    x = random_array(21, (8, 8), np.float32)
+    x.reshape(-1)[::5] = 0  # relu's kink: its custom rule says 0 where max(x, 0) would say 1/2
+    apply = kernex.kmap(**SAME3)(f)
+    loss = lambda x: 0.5 * jnp.sum(apply(x) ** 2)  # noqa: E731
+    got, grad = jax.jit(apply)(x), jax.jit(jax.grad(loss))(x)
+    assert fallback_log == []
+    bound = max(9 * x.size // 2, 10 * 10)  # well under a patch tensor; the padded input is allowed
+    assert largest_intermediate(jax.jit(apply), x) <= bound
+    assert largest_intermediate(jax.jit(jax.grad(loss)), x) <= bound
+    np.testing.assert_allclose(np.asarray(got), kmap_reference_vectorized(x, f, **SAME3), rtol=1e-5, atol=1e-5)
+    expected = jax.grad(_brute_force_loss(f, SAME3))(x)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_relu_on_slices_keeps_its_gradient_at_zero(fallback_log):
+    """Replayed on slices, ``relu`` still has ``jax.grad(jax.nn.relu)(0.) == 0``, its custom rule's value."""
+    assert float(jax.grad(jax.nn.relu)(0.0)) == 0.0
+    apply = kernex.kmap(kernel_size=(3,), padding="same")(lambda v: jax.nn.relu(v[1]))
+    grad = jax.grad(lambda x: apply(x).sum())(jnp.array([1.0, 0.0, -1.0, 0.0, 2.0]))
+    assert fallback_log == []
+    np.testing.assert_array_equal(np.asarray(grad), [1.0, 0.0, 0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("name", ["custom-jvp", "logaddexp"])
+def test_second_derivatives_of_custom_jvp_functions(name):
+    """The wrapper's JVP is itself replayed by the interpreter, so it can be differentiated again."""
+    f = CUSTOM[name]
+    x = random_array(22, (5, 4), np.float32)
+    apply = kernex.kmap(**SAME3)(f)
+    second = jax.grad(lambda x: jnp.sum(jax.grad(lambda x: 0.5 * jnp.sum(apply(x) ** 2))(x) ** 2))
+    expected = jax.grad(lambda x: jnp.sum(jax.grad(_brute_force_loss(f, SAME3))(x) ** 2))
+    np.testing.assert_allclose(np.asarray(jax.jit(second)(x)), np.asarray(expected(x)), rtol=1e-4, atol=1e-4)

@@ -1,4 +1,4 @@
-"""Every rule family of the stencil interpreter (``kernex._src.rules``) through ``kernex.kmap``.
+"""Every rule family of the stencil interpreter (``kernex._src.interp.rules``) through ``kernex.kmap``.
 
 Each case is a window function ``f(v, w)`` (``w`` is an extra argument with the
 kernel's shape) compared with the brute-force ``kmap_reference``:
@@ -82,6 +82,34 @@ def _half_grad_bwd(a, g):
 half_grad.defvjp(_half_grad_fwd, _half_grad_bwd)
 
 
+@jax.custom_jvp
+def times_count(a, n):
+    return a * n
+
+
+@times_count.defjvp
+def _times_count_jvp(primals, tangents):
+    (a, n), (t, _) = primals, tangents
+    return a * n, 2.0 * t * n  # deliberately not n * t
+
+
+@jax.custom_vjp
+def weighted(a, b):
+    return a * b
+
+
+def _weighted_fwd(a, b):
+    return a * b, (a, b)
+
+
+def _weighted_bwd(res, g):
+    a, b = res
+    return 0.5 * g * b, 2.0 * g * a  # deliberately not (g * b, g * a)
+
+
+weighted.defvjp(_weighted_fwd, _weighted_bwd)
+
+
 def _split(v, w):
     a, b = jnp.split(v, [1], axis=0)
     return a.sum() * b.max() + jnp.split(v, 3, axis=1)[2].sum()
@@ -138,7 +166,7 @@ CASES = [
          + lax.dynamic_update_slice(v, v[:2, :1], (0, 2))),
     Case("split", _split),
     # ---------------------------------------------------------------- gather with static indices
-    Case("gather-advanced", lambda v, w: v[jnp.array([0, 2, 2]), jnp.array([1, 0, 2])] * w[0],
+    Case("gather-advanced", lambda v, w: v[jnp.array([0, -1, -1]), jnp.array([1, 0, -1])] * w[0],
          kw=dict(SAME3, relative=True)),
     Case("gather-rows", lambda v, w: v[jnp.array([2, 0])] * w[:2]),
     Case("gather-fill", lambda v, w: jnp.take(v.ravel(), jnp.array([0, 12, 4]), mode="fill", fill_value=-1.0)),
@@ -198,10 +226,15 @@ CASES = [
     Case("jit-inside", lambda v, w: jax.jit(lambda a, b: jnp.sum(a * b))(v, w) + jax.jit(jnp.max)(v)),
     Case("checkpoint", lambda v, w: jax.checkpoint(lambda a: jnp.sin(a).sum() * a[0, 0])(v)),
     # ---------------------------------------------------------------- custom derivatives
-    Case("relu", lambda v, w: jnp.sum(jax.nn.relu(v) * w) + jax.nn.relu(v[1, 1]), zeros=True, fallback=None),
-    Case("softplus", lambda v, w: jnp.sum(jax.nn.softplus(v)) + jax.nn.softplus(v[0, 0]) * w[1, 1], fallback=None),
-    Case("custom-jvp", lambda v, w: jnp.sum(odd_square(v) * w) + odd_square(v[1, 1]), fallback=None),
-    Case("custom-vjp", lambda v, w: jnp.sum(half_grad(v) * w) + half_grad(v[0, 2]), fallback=None),
+    Case("relu", lambda v, w: jnp.sum(jax.nn.relu(v) * w) + jax.nn.relu(v[1, 1]), zeros=True),
+    Case("softplus", lambda v, w: jnp.sum(jax.nn.softplus(v)) + jax.nn.softplus(v[0, 0]) * w[1, 1]),
+    Case("logaddexp-uniform", lambda v, w: jnp.sum(jnp.logaddexp(v, w)) + jnp.logaddexp(v[0, 0], v[2, 2])),
+    Case("custom-jvp", lambda v, w: jnp.sum(odd_square(v) * w) + odd_square(v[1, 1])),
+    Case("custom-vjp", lambda v, w: jnp.sum(half_grad(v) * w) + half_grad(v[0, 2])),
+    Case("custom-vjp-uniform", lambda v, w: jnp.sum(weighted(v, w)) + weighted(v[1, 1], w[0, 0])),
+    # an integer input has no tangent to wrap: the vmap fallback, still with the custom rule
+    Case("custom-jvp-int-input", lambda v, w: jnp.sum(times_count(v * w, (v > 0).astype(jnp.int32))),
+         fallback=frozenset({"custom_jvp_call", "reduce_sum"})),
 ]
 CASE_IDS = [c.name for c in CASES]
 assert len(set(CASE_IDS)) == len(CASE_IDS)
@@ -368,3 +401,4 @@ def test_gradient_is_zero_on_cells_no_window_reads(kw, x, name):
     got = jax.grad(lambda x: kernex.kmap(**kw)(f)(x).sum())(x)
     expected = jax.grad(lambda x: kmap_reference_vectorized(x, f, **kw).sum())(x)
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6)
+

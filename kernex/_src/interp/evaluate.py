@@ -1,16 +1,19 @@
 """A jaxpr interpreter that evaluates a window function on all windows at once.
 
 ``f`` is traced on an abstract patch (``jax.make_jaxpr``) and its equations are
-replayed on :mod:`stencil_values`: each patch element is a strided shifted
-slice of the padded input, elementwise maths maps over those whole arrays and
-reductions over the window become sums/maxima of slices, so XLA sees one
-fusible loop instead of a gathered ``out_shape + kernel`` tensor. Primitives
-without a rule (``sort``, control flow, custom derivatives, …) run through
-``vmap`` on a materialised patch, so every function stays correct.
+replayed on the values of :mod:`kernex._src.interp.values`: each patch element
+is a strided shifted slice of the padded input, elementwise maths maps over
+those whole arrays and reductions over the window become sums/maxima of slices,
+so XLA sees one fusible loop instead of a gathered ``out_shape + kernel``
+tensor. Calls (:data:`INLINE`) are replayed in place; custom derivatives are
+replayed too, inside a wrapper that keeps their rule (``rules/custom.py``).
+Primitives without a rule (``sort``, control flow, …) run through ``vmap`` on a
+materialised patch (:func:`fallback`), so every function stays correct.
 
 This module owns the loop only: values are in ``values.py``, reads of window
 data in the :class:`~kernex._src.interp.context.Context`, per-primitive code in
-``rules/``. Dead equations are skipped (an unused read is not a read).
+``rules/`` (:data:`kernex._src.interp.rules.RULES`). Dead equations are skipped
+(an unused read is not a read).
 """
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ the same cells (:func:`_source_level`), and ``cells * weights`` stays lazy as
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.extend.core import primitives as prims
 
-from kernex._src.interp import large_windows
+from kernex._src.interp import large_windows, primitives
 from kernex._src.interp.bind import bind_equation
 from kernex._src.interp.context import Context
 from kernex._src.interp.rules.table import RuleTable, out_dtype
@@ -27,7 +28,7 @@ from kernex._src.interp.values import (
     object_array,
 )
 
-__all__ = ["RULES", "ELEMENTWISE", "single_source"]
+__all__ = ["RULES", "ELEMENTWISE", "SOURCE_LEVEL", "single_source"]
 
 RULES = RuleTable()
 
@@ -61,6 +62,33 @@ def single_source(grid: Grid) -> Source | None:
     return next(iter(sources.values())) if len(sources) == 1 else None
 
 
+# Elementwise ops that _source_level may apply once per input cell instead of once per (window, cell):
+# their JVP is a linear map of the tangent fixed by the primal values alone (``t -> exp(x) * t``, a
+# select on ``x``, or no tangent), so the cotangents every window sends to a cell sum to the gradient of
+# the per-window definition. Not ``reduce_precision``: its JVP rounds the tangent, and rounding each
+# window's cotangent differs from rounding their sum. ``convert_element_type`` only when it keeps the
+# float precision (:func:`_exact_at_source`): between precisions its transpose rounds cotangents alike.
+SOURCE_LEVEL = frozenset(primitives.lookup("""
+abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp clz complex conj copy cos cosh
+digamma div eq erf erf_inv erfc exp exp2 expm1 floor ge gt igamma igammac imag integer_pow is_finite
+le lgamma log log1p logistic lt max min mul ne neg nextafter not or polygamma population_count pow
+real rem round rsqrt select_n shift_left shift_right_arithmetic shift_right_logical sign sin sinh
+sqrt square stop_gradient sub tan tanh xor zeta
+""".split()))
+
+
+def _exact_at_source(eqn) -> bool:
+    """Whether applying ``eqn`` once per input cell gives every window its values and gradients."""
+    if eqn.primitive in SOURCE_LEVEL:
+        return True
+    if eqn.primitive is not prims.convert_element_type_p:
+        return False
+    old, new = eqn.invars[0].aval.dtype, out_dtype(eqn)
+    if not (jnp.issubdtype(old, jnp.inexact) and jnp.issubdtype(new, jnp.inexact)):
+        return True  # an integer or bool side has no tangent
+    return jnp.finfo(old).dtype == jnp.finfo(new).dtype  # complex64 <-> float32 keeps the precision
+
+
 # elementwise ops cheap enough to recompute for every (window, cell) they are read in
 _CHEAP = {
     "abs", "add", "and", "ceil", "clamp", "convert_element_type", "copy", "eq", "floor", "ge", "gt",
@@ -71,11 +99,14 @@ _CHEAP = {
 def _source_level(ctx: Context, eqn, values, shape) -> Grid | None:
     """Apply the op to whole sources when every grid operand reads the same cells.
 
-    ``f(x)`` on all cells of a patch equals the cells of ``f(state)``. Cheap ops
+    ``f(x)`` on all cells of a patch equals the cells of ``f(state)``, and for the ops of
+    :data:`SOURCE_LEVEL` its gradient matches too (others: None). Cheap ops
     stay lazy (applied to whatever is read, so they fuse into the consumer);
     expensive ones are applied once to the whole array, which costs one
     evaluation per input cell instead of one per (window, cell).
     """
+    if not _exact_at_source(eqn):
+        return None
     grids = [v for v in values if isinstance(v, Grid)]
     if any(isinstance(v, Uniform) and v.shape != () for v in values):
         return None
