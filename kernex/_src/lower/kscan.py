@@ -8,6 +8,7 @@ them with the same interpreter as kmap.
 
 from __future__ import annotations
 
+from kernex._src.interp.bind import match_varying
 from kernex._src.lower.block import run_block
 from kernex._src.lower.plan import choose_plan
 from kernex._src.lower.reads import read_offsets
@@ -26,6 +27,8 @@ def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, 
         raise ValueError(
             f"kscan writes each result into one cell, so window functions must return a scalar; got shape {shape}."
         )
+    # inside shard_map the state varies wherever what the functions close over does (a loop carry's type)
+    x = match_varying([x, *(c for closed in jaxprs for c in closed.consts)])[0]
     plan = choose_plan(geometry, read_offsets(jaxprs, geometry, relative, x.dtype), schedule)
     run = run_wavefront if plan.kind == "wavefront" else run_block
     return run(x, geometry, plan, branches, jaxprs, relative)
