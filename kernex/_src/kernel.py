@@ -28,11 +28,14 @@ class Branch:
 
     ``region`` is ``None`` for "everywhere" (decorator form) or, per axis, the
     progression of output positions it covers; later branches win where
-    regions overlap.
+    regions overlap. ``view`` is what ``fn`` indexes: ``'absolute'`` or
+    ``'relative'`` patches (their static reads are checked against the window
+    when traced) or ``'named'`` views (which check their labels themselves).
     """
 
     fn: Callable
     region: tuple[regions.Progression, ...] | None
+    view: str = "absolute"
 
 
 def _is_array(x: Any) -> bool:
@@ -117,6 +120,7 @@ class Kernel(abc.ABC):
             Branch(
                 fn=window_function(fn, geometry, self.relative, self.named_axis),
                 region=None if index is None else regions.region_progressions(index, geometry),
+                view="named" if self.named_axis else "relative" if self.relative else "absolute",
             )
             for index, fn in assignments
         ]

@@ -3,7 +3,8 @@
 Each registered function is traced once with ``jax.make_jaxpr`` on a
 ``ShapeDtypeStruct`` of the window's shape; the lowerings replay the jaxprs on
 the interpreter's values. Tracing is where the functions' outputs are checked
-(one array each, equal shapes) and their common dtype decided.
+(one array each, equal shapes), their common dtype decided, and their static
+reads checked against the window (``offsets.py``).
 """
 
 from __future__ import annotations
@@ -12,18 +13,38 @@ from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from kernex._src.interp.bind import varying_spec
+from kernex._src.lower.offsets import check_reads
 from kernex._src.window.geometry import Geometry
 
 __all__ = ["patch_spec", "trace_branches"]
 
 
 def patch_spec(x: jax.Array, geometry: Geometry) -> jax.ShapeDtypeStruct:
-    """The abstract patch a window function is traced on."""
-    return jax.ShapeDtypeStruct(geometry.kernel, x.dtype)
+    """The abstract patch a window function is traced on (per-shard inside ``shard_map``)."""
+    return varying_spec(geometry.kernel, x.dtype, like=x)
 
 
 _PYTHON_SCALARS = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
+
+
+def _fn_name(fn: Any) -> str:
+    return repr(getattr(fn, "__name__", fn))
+
+
+def _checked_output(out: Any, fn: Any, name: str) -> Any:
+    """``out`` if every leaf is an array or a number; a clear ``TypeError`` otherwise."""
+    for leaf in jax.tree_util.tree_leaves(out):
+        if not isinstance(leaf, (jax.Array, np.ndarray, np.generic, bool, int, float, complex)):
+            inside = "" if leaf is out else f" (inside the {type(out).__name__} it returned)"
+            raise TypeError(
+                f"{name}: window function {_fn_name(fn)} returned {leaf!r} of type {type(leaf).__name__}"
+                f"{inside}; a window function must return one array or scalar (a jax/numpy array or a "
+                f"Python/NumPy number) computed from the window, e.g. `jnp.sum(x)`."
+            )
+    return out
 
 
 def trace_branches(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tuple, kwargs: dict, name: str):
@@ -34,12 +55,15 @@ def trace_branches(branches: Sequence[Any], spec: jax.ShapeDtypeStruct, args: tu
     """
     jaxprs, shapes, dtypes = [], [], []
     for branch in branches:
-        closed, out = jax.make_jaxpr(lambda p, b=branch: b.fn(p, *args, **kwargs), return_shape=True)(spec)
+        traced = lambda p, b=branch: _checked_output(b.fn(p, *args, **kwargs), b.fn, name)  # noqa: E731
+        closed, out = jax.make_jaxpr(traced, return_shape=True)(spec)
         if not isinstance(out, jax.ShapeDtypeStruct):
             raise TypeError(
                 f"{name}: a window function must return one array or scalar; "
-                f"{getattr(branch.fn, '__name__', branch.fn)!r} returned {jax.tree_util.tree_structure(out)}."
+                f"{_fn_name(branch.fn)} returned {jax.tree_util.tree_structure(out)}."
             )
+        if branch.view != "named":  # named views check their labels themselves
+            check_reads(branch.fn, closed, spec, branch.view == "relative", args, kwargs, name)
         jaxprs.append(closed)
         shapes.append(out.shape)
         # a weakly typed output (a Python constant, e.g. the seed's `lambda u: 1`) promotes like the

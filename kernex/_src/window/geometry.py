@@ -207,6 +207,13 @@ def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, paddi
     """
     shape = tuple(int(n) for n in shape)
     ndim = len(shape)
+    empty = [axis for axis, n in enumerate(shape) if n == 0]
+    if empty:
+        raise ValueError(
+            f"the input array has shape {shape}: axis {empty[0]} is empty (length 0), so no window fits it, "
+            f"whatever kernel_size ({kernel_size!r}), strides or padding. Pass an array with at least one cell "
+            f"on every axis (handle empty inputs before calling the kernel)."
+        )
     kernel = []
     for axis, (k, n) in enumerate(zip(_per_axis("kernel_size", kernel_size, ndim, shape), shape)):
         k = n if k == -1 else int(k)
