@@ -1,6 +1,6 @@
 """The seed's treeclass examples shared by the treeclass and viz tests.
 
-``Test`` and its instance ``A`` (SPEC §6.3) and the nested static example ``level0``/``level1``/``level2`` (fact 105).
+``Test`` and its instance ``A``, and the nested example with static fields ``level0``/``level1``/``level2``.
 """
 
 from __future__ import annotations

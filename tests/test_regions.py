@@ -1,4 +1,7 @@
-"""Unit tests of ``kernex._src.regions``: ``F[idx]`` keys and the output positions they select (SPEC §1.9)."""
+"""Unit tests of ``kernex._src.window.regions``: ``F[idx]`` keys and the output positions they select.
+
+Rules: docs/semantics.md, 'Functions by index'.
+"""
 
 import numpy as np
 import pytest
@@ -35,7 +38,7 @@ def test_normalize_index(index, expected):
     ids=repr,
 )
 def test_normalize_index_type_errors(index):
-    """SPEC §1.9: lists, arrays, floats (and other types) -> TypeError."""
+    """Lists, arrays, floats (and other types) -> TypeError."""
     with pytest.raises(TypeError, match="index|slice"):
         regions.normalize_index(index)
 
@@ -59,10 +62,10 @@ def region_masks(index, g):
 @pytest.mark.parametrize(
     "padding, index, expected",
     [
-        ("valid", 0, [False, False, False]),  # anchors 1..3: index 0 never used (fact 36)
+        ("valid", 0, [False, False, False]),  # anchors 1..3: index 0 never used
         ("valid", slice(2, None), [False, True, True]),
         ("same", -1, [False, False, False, False, True]),
-        ("same", slice(None, None, 2), [True, False, True, False, True]),  # D4: Python steps
+        ("same", slice(None, None, 2), [True, False, True, False, True]),  # Python slice steps
         ("same", slice(None, None, -2), [True, False, True, False, True]),
         ("same", slice(-10, 10), [True] * 5),  # slices are clipped
         (2, Ellipsis, [False, True, True, True, True, True, False]),  # anchors -1 and 5 are padding
@@ -71,7 +74,7 @@ def region_masks(index, g):
     ids=repr,
 )
 def test_region_masks_1d(padding, index, expected):
-    """SPEC §1.9: masks over output positions whose anchor (input coordinate) is in ``idx``."""
+    """Masks over output positions whose anchor (input coordinate) is in ``idx``."""
     g = geo.resolve_geometry((5,), (3,), 1, padding)
     (mask,) = region_masks(index, g)
     assert mask.tolist() == expected

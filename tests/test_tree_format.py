@@ -1,4 +1,7 @@
-"""``fmt``: the one-line value format shared by treeclass ``repr`` and ``kernex.viz`` (SPEC §4.1)."""
+"""``fmt``: the one-line value format shared by treeclass ``repr`` and ``kernex.viz``.
+
+Rules: docs/treeclass.md, '``str`` and ``repr``'.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ def test_dtype_abbreviations(dtype, expected):
 
 def test_arrays_by_dtype_and_shape():
     assert fmt(jnp.zeros((100, 1))) == "f32[100,1]"
-    assert fmt(jnp.arange(5)) == "i32[5]"  # no trailing comma for 1-D (D18)
+    assert fmt(jnp.arange(5)) == "i32[5]"  # no trailing comma for 1-D (early pytreeclass wrote i32[5,])
     assert fmt(jnp.float32(1.0)) == "f32[]"
     assert fmt(np.zeros((2, 3), np.uint8)) == "ui8[2,3]"
     assert fmt(np.zeros(4)) == "f64[4]"

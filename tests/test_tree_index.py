@@ -1,4 +1,7 @@
-"""Selecting parts of a treeclass: obj['a'], obj[mask], x | y, obj.at[...], asdict (SPEC §3.10-3.14)."""
+"""Selecting parts of a treeclass: obj['a'], obj[mask], x | y, obj.at[...], asdict.
+
+Rules: docs/treeclass.md, 'Selecting and updating'.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ class Test5:
     b: object
     c: object
     d: object
-    name: str  # no static_field: a str value is static anyway (D17)
+    name: str  # no static_field: a str value is static anyway
 
 
 @treeclass
@@ -42,10 +45,10 @@ A5 = Test5(10, 20, 30, jnp.array([1, 2, 3, 4, 5]), "A")
 L = Outer(d=Inner(a=1, b=10, c=jnp.array([1, 2, 3, 4, 5])), e=Inner(a=2, b=20, c=jnp.array([-1, -2, -3, -4, -5])))
 
 
-# ---------------------------------------------------------------- field selection (§3.10)
+# ---------------------------------------------------------------- field selection
 
 
-def test_selection_facts_84():
+def test_seed_selection():
     assert (A["a"] + 1) == Test(11, None, None, "A")
     assert str(A["a"] + 10) == "Test(a=20,b=None,c=None,name=A)"
     assert str(A["b"] + 10) == "Test(a=None,b=30,c=None,name=A)"
@@ -81,16 +84,16 @@ def test_other_index_types_are_not_implemented(where):
         A[where]
 
 
-# ---------------------------------------------------------------- mask indexing (§3.11)
+# ---------------------------------------------------------------- mask indexing
 
 
-def test_mask_facts_86():
+def test_seed_masks():
     assert A[A > 10] == Test(a=None, b=20, c=30, name="A")
     assert A[A > 100] == Test(None, None, None, "A")
     assert A[A >= 10] == A
 
 
-def test_nested_masks_fact_94():
+def test_nested_masks():
     got = L.at[L > 0].get()
     assert got == Outer(L.d, Inner(2, 20, jnp.array([])))
     none_found = L.at[L == 0].get()
@@ -120,10 +123,10 @@ def test_mask_errors():
         jax.jit(lambda t: t[t > 1])(Test(jnp.arange(3), 1, 2, "m"))
 
 
-# ---------------------------------------------------------------- merge (§3.12)
+# ---------------------------------------------------------------- merge
 
 
-def test_merge_facts_85():
+def test_seed_merge():
     Aa = A["a"] + 10
     Ab = A["b"] + 10
     assert (Aa | Ab | A) == Test(20, 30, 30, "A")
@@ -149,10 +152,10 @@ def test_merge_errors():
         Test([None, 1], 2, 3, "A") | Test(5, 2, 3, "A")
 
 
-# ---------------------------------------------------------------- .at (§3.13)
+# ---------------------------------------------------------------- .at
 
 
-def test_at_names_fact_93():
+def test_at_names():
     rest = jnp.array([1, 2, 3, 4, 5])
     assert A5.at["a"].get() == Test5(10, None, None, None, "A")
     assert A5.at["a", "b"].get() == Test5(10, 20, None, None, "A")
@@ -190,10 +193,10 @@ def test_at_apply_on_names_and_masks():
         t.at["a"].apply(3)
 
 
-# ---------------------------------------------------------------- asdict (§3.14)
+# ---------------------------------------------------------------- asdict
 
 
-def test_asdict_fact_92_and_ordering():
+def test_asdict_ordering():
     assert A.asdict() == {"a": 10, "b": 20, "c": 30, "name": "A"}
 
     @treeclass

@@ -1,4 +1,7 @@
-"""Leafwise treeclass math: operators, comparisons, equality, numpy methods, reductions, register_op (SPEC §3.5-3.9)."""
+"""Leafwise treeclass math: operators, comparisons, equality, numpy methods, reductions, register_op.
+
+Rules: docs/treeclass.md.
+"""
 
 from __future__ import annotations
 
@@ -27,34 +30,34 @@ class Test2:
     name: str = static_field()
 
 
-# ---------------------------------------------------------------- seed facts
+# ---------------------------------------------------------------- the seed's examples
 
 
-def test_basic_arithmetic_facts_81_82():
+def test_seed_arithmetic():
     assert ((A + A) == Test(20, 40, 60, "A")) is True
     assert (A - A) == Test(0, 0, 0, "A")
     assert (A + 1) == Test(11, 21, 31, "A")
 
 
-def test_reductions_fact_83():
+def test_seed_reductions():
     mean = (A * A).reduce_mean()
     assert isinstance(mean, jax.Array) and mean.dtype == jnp.float32 and float(mean) == 1400.0
     assert A.reduce_mean() == 60 and A.reduce_sum() == 60 and A.reduce_prod() == 6000
 
 
-def test_lists_fact_87():
+def test_list_leaves_stay_lists():
     B = Test([10, 10], 20, 30, "B")
     assert B.reduce_sum() == 70
     assert B * B == Test([100, 100], 400, 900, "B")
 
 
-def test_tree_with_selected_tree_fact_89():
+def test_tree_with_selected_tree():
     assert A["a"] + A == Test(20, None, None, "A")
     assert A + A["a"] == Test(20, 20, 30, "A")
     assert ((A["a"] + A) | A) == Test(20, 20, 30, "A")
 
 
-def test_test2_operators_fact_90():
+def test_seed_test2_operators():
     T = Test2(-10, 20, "A")
     assert abs(T) == Test2(10, 20, "A")
     assert T + T == Test2(-20, 40, "A")
@@ -71,7 +74,7 @@ def test_test2_operators_fact_90():
     assert abs(A) == A
 
 
-def test_reductions_sum_per_leaf_results_fact_91():
+def test_reductions_sum_per_leaf_results():
     U = Test2(a=jnp.array([-10, -10]), b=1, name="A")
     assert U.reduce_amax() == -9
     assert U.reduce_amin() == -9
@@ -80,7 +83,7 @@ def test_reductions_sum_per_leaf_results_fact_91():
     assert U.reduce_mean() == -9
 
 
-def test_spec_decisions_fact_96():
+def test_reflected_operators_array_operands_and_equality():
     assert 1 - A == Test(-9, -19, -29, "A")
     assert A * jnp.array(2) == Test(20, 40, 60, "A")
     assert (Test(1, 2, 3, "A") == Test(1, 2, 3, "B")) is False
@@ -89,7 +92,7 @@ def test_spec_decisions_fact_96():
     assert (A == int) is False
 
 
-def test_comparison_str_fact_86():
+def test_comparison_str():
     assert str(A > 10) == "Test(a=False,b=True,c=True,name=A)"
     assert str(10 < A) == str(A > 10)  # Python reflects the comparison
 
@@ -209,7 +212,7 @@ def test_unsupported_right_operands_raise_type_error(other):
         other * A
 
 
-# ---------------------------------------------------------------- equality (§3.5, D1, D30)
+# ---------------------------------------------------------------- equality (tree == tree is a bool; unrelated objects are unequal, never an error)
 
 
 def test_tree_equality_is_a_bool_with_value_semantics():
@@ -235,7 +238,7 @@ def test_eq_with_array_is_a_mask_tree():
     assert str(A != 10) == "Test(a=False,b=True,c=True,name=A)"
 
 
-# ---------------------------------------------------------------- numpy methods and reductions (§3.8)
+# ---------------------------------------------------------------- numpy methods and reductions
 
 
 def test_per_leaf_numpy_methods_forward_arguments():
@@ -266,10 +269,10 @@ def test_reductions_forward_arguments_and_work_under_jit():
     assert float(jax.jit(lambda tree: tree.reduce_mean())(t)) == 2.0
 
 
-# ---------------------------------------------------------------- register_op (§3.9)
+# ---------------------------------------------------------------- register_op
 
 
-def test_register_op_seed_facts_87_88():
+def test_register_op_seed_examples():
     B = Test([10, 10], 20, 30, "B")
     assert B.register_op(func=lambda node: node + 1, name="plus_one") is None
     assert B.plus_one() == Test(a=[11, 11], b=21, c=31, name="B")
@@ -288,7 +291,7 @@ def test_register_op_is_per_instance_and_forwards_arguments():
     t = Test(1, 2, 3, "t")
     t.register_op(lambda leaf, k: leaf * k, name="times", reduce_op=operator.add)
     assert t.times(3) == Test(3, 6, 9, "t")
-    assert t.reduce_times(2) == 12  # no init_val: starts from the first leaf's result (D15)
+    assert t.reduce_times(2) == 12  # no init_val: starts from the first leaf's result
     assert not hasattr(t + 1, "times") and not hasattr(Test(1, 2, 3, "t"), "times")
     assert t == Test(1, 2, 3, "t")  # registered methods are not fields
     t.register_op(functools.partial(operator.add, 10), name="plus_ten", reduce_op=operator.add, init_val=0)

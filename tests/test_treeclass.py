@@ -1,4 +1,7 @@
-"""``@treeclass``: declaration, pytree registration, freezing, hashing, str/repr, JAX transformations (SPEC §3)."""
+"""``@treeclass``: declaration, pytree registration, freezing, hashing, str/repr, JAX transformations.
+
+Rules: docs/treeclass.md.
+"""
 
 from __future__ import annotations
 
@@ -161,7 +164,7 @@ def test_decorating_a_non_class_raises():
 # ---------------------------------------------------------------- pytree behaviour
 
 
-def test_leaves_and_static_name_fact_95():
+def test_leaves_and_static_name():
     assert jax.tree_util.tree_leaves(A) == [10, 20, 30]
     assert jax.tree_util.tree_leaves(Test([10, 10], 20, 30, "B")) == [10, 10, 20, 30]
 
@@ -242,7 +245,7 @@ def test_none_fields_have_no_leaves():
     assert jax.tree_util.tree_map(lambda x: x * 3, t) == Test(None, 6, None, "t")
 
 
-# ---------------------------------------------------------------- mutability (D31)
+# ---------------------------------------------------------------- mutability (frozen after __init__)
 
 
 def test_frozen_after_init_with_functional_alternatives():
@@ -258,7 +261,7 @@ def test_frozen_after_init_with_functional_alternatives():
 
 
 def test_frozen_error_offers_only_alternatives_that_work():
-    # .at[...].set leaves a static field unchanged (§3.13): only dataclasses.replace is offered
+    # .at[...].set leaves a static field unchanged: only dataclasses.replace is offered
     with pytest.raises(AttributeError, match=r"cannot assign field 'name'.*instead: `dataclasses\.replace\(obj, name=value\)`\.$"):
         A.name = "B"
 
@@ -312,10 +315,10 @@ def test_unhashable_static_value_warns():
         Listy([3, 3])
 
 
-# ---------------------------------------------------------------- str / repr (§3.4, fact 97)
+# ---------------------------------------------------------------- str / repr
 
 
-def test_str_and_repr_facts():
+def test_str_and_repr_seed_examples():
     assert str(A) == "Test(a=10,b=20,c=30,name=A)"
     assert repr(A) == "Test(a=10,b=20,c=30,name='A')"
     assert str(Test([11, 11], 21, 31, "B")) == "Test(a=[11, 11],b=21,c=31,name=B)"
@@ -351,7 +354,7 @@ def test_nested_repr_and_str_use_the_inner_forms():
     assert str(Outer(A, [1])) == "Outer(inner=Test(a=10,b=20,c=30,name=A),xs=[1])"
 
 
-# ---------------------------------------------------------------- hashing (§3.5, D23)
+# ---------------------------------------------------------------- hashing (class and static values; never fails on array leaves)
 
 
 def test_hash_with_array_leaves_and_consistency_with_eq():
@@ -396,10 +399,10 @@ def test_is_treeclass_tree_fields_is_static():
         is_static(m, "zz")
 
 
-# ---------------------------------------------------------------- JAX transformations (§3.15)
+# ---------------------------------------------------------------- JAX transformations
 
 
-def test_grad_returns_same_class_with_statics_fact_95():
+def test_grad_returns_same_class_with_statics():
     grads = jax.grad(lambda p: (p.w**2).sum() + p.b**2)(P(jnp.array([1.0, 2.0]), 3.0))
     assert type(grads) is P and grads.name == "p"
     np.testing.assert_array_equal(grads.w, [2.0, 4.0])
@@ -463,7 +466,7 @@ def test_equality_with_types_does_not_raise_for_signature_inspection_d30():
     assert shape.shape == (1, 1, 5, 5)
 
 
-def test_seed_training_loop_loss_falls_fact_98():
+def test_seed_training_loop_loss_falls():
     from demo.regression import train
 
     model, x, y, initial, final = train(steps=2000)

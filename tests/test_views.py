@@ -1,4 +1,4 @@
-"""Named-axis views (``kernex._src.patch``, SPEC §1.8 and decision D7)."""
+"""Named-axis views (``kernex._src.window.views``; docs/semantics.md, 'What the function receives')."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -34,7 +34,7 @@ def named(kernel, names, relative=True, patch=None):
     ],
 )
 def test_labels_per_kernel_size(k, labels):
-    """SPEC §1.8: labels run over offsets -c_k .. k-1-c_k; 'i', 'i+t', 'i-|t|'."""
+    """Labels run over offsets -c_k .. k-1-c_k; 'i', 'i+t', 'i-|t|'."""
     view = named((k,), {0: "i"})
     assert list(view) == labels
     assert len(view) == k
@@ -46,7 +46,7 @@ def test_labels_per_kernel_size(k, labels):
 
 @pytest.mark.parametrize("relative", [True, False])
 def test_labels_are_anchor_relative_whatever_relative_is(relative):
-    """D7: a named view reads the same cells for relative and absolute patches."""
+    """Labels are anchor-relative: a named view reads the same cells for relative and absolute patches."""
     view = named((3, 4), {0: "n", 1: "i"}, relative=relative)
     assert int(view["n", "i"]) == 11  # anchor = window cell (1, 1)
     assert int(view["n-1", "i+2"]) == 3  # window cell (0, 3)
@@ -54,7 +54,7 @@ def test_labels_are_anchor_relative_whatever_relative_is(relative):
 
 
 def test_all_named_keys_in_any_order():
-    """SPEC §1.8: with all axes named a key holds one label per axis in any order."""
+    """With all axes named a key holds one label per axis in any order."""
     view = named((3, 3, 2), {0: "a", 1: "b", 2: "c"})
     expected = int("011")  # window cell (0, 1, 1) = anchor offsets (-1, 0, +1)
     for key in [("a-1", "b", "c+1"), ("c+1", "a-1", "b"), ("b", "c+1", "a-1")]:
@@ -69,7 +69,7 @@ def test_one_dimensional_string_key():
 
 
 def test_partial_naming_axis_order():
-    """SPEC §1.8: some axes named -> tuple in axis order, ints are anchor offsets on unnamed axes."""
+    """Some axes named -> tuple in axis order, ints are anchor offsets on unnamed axes."""
     view = named((3, 3), {0: "i"})
     assert int(view["i-1", 1]) == 2  # window cell (0, 2)
     assert int(view["i", -1]) == 10
@@ -87,10 +87,10 @@ def test_partial_naming_axis_order():
         ((3,), {0: "i"}, ("i", "i")),  # too many entries
         ((3,), {0: "i"}, 0),  # integer on a named axis
         ((3, 3), {0: "i", 1: "j"}, "i"),  # too few entries
-        ((3, 3), {0: "i", 1: "j"}, ("i-2", "j")),  # fact 57
+        ((3, 3), {0: "i", 1: "j"}, ("i-2", "j")),  # outside the window
         ((3, 3), {0: "i", 1: "j"}, ("i", "i+1")),  # axis given twice
         ((3, 3), {0: "i", 1: "j"}, ("i", 0)),  # ints are not accepted when every axis is named
-        ((3, 3), {0: "i"}, (1, "i-1")),  # fact 57: partial naming is in axis order
+        ((3, 3), {0: "i"}, (1, "i-1")),  # partial naming is in axis order
         ((3, 3), {0: "i"}, ("i", 2)),  # offset 2 outside [-1, 1] on the unnamed axis
         ((3, 3), {0: "i"}, ("i", "i")),  # label on an unnamed axis
         ((3, 3), {1: "j"}, ("j", 0)),
@@ -98,10 +98,53 @@ def test_partial_naming_axis_order():
     ids=repr,
 )
 def test_key_errors(kernel, names, key):
-    """SPEC §1.8 / §1.12: unknown named-axis keys raise KeyError."""
+    """Unknown named-axis keys raise KeyError."""
     view = named(kernel, names)
     with pytest.raises(KeyError):
         view[key]
+
+
+@pytest.mark.parametrize(
+    "kernel, names, key, message",
+    [
+        ((3,), {0: "i"}, "i+2", "label 'i+2' is offset 2 on axis 0 ('i'), outside the window: axis 0 has 3 cells, "
+         "anchor offsets -1..1 (labels 'i-1' to 'i+1')"),
+        ((3, 3), {0: "i", 1: "j"}, ("i", "j-3"), "label 'j-3' is offset -3 on axis 1 ('j')"),
+        ((4,), {0: "i"}, "i-2", "anchor offsets -1..2"),
+        ((3, 3), {0: "i"}, ("i", 2), "offset 2 on unnamed axis 1 is outside the window: axis 1 has 3 cells, "
+         "anchor offsets -1..1"),
+    ],
+    ids=repr,
+)
+def test_offsets_outside_the_window_are_index_errors(kernel, names, key, message):
+    """Like every out-of-window read an IndexError naming offset, axis and range (and still a KeyError)."""
+    view = named(kernel, names)
+    with pytest.raises(IndexError) as info:
+        view[key]
+    assert isinstance(info.value, KeyError)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [jnp.sum, lambda u: u * 2, lambda u: jnp.ones(3) * u, jnp.asarray, np.asarray, lambda u: jnp.stack([u])],
+    ids=["jnp.sum", "u*2", "array*u", "jnp.asarray", "np.asarray", "jnp.stack"],
+)
+def test_named_view_used_as_an_array_says_to_index_it_by_labels(f):
+    """Not JAX's "Error interpreting argument ... NamedPatch": index the view by its labels."""
+    F = kernex.kmap(kernel_size=(3, 3), named_axis={0: "i", 1: "j"})(f)
+    with pytest.raises(TypeError, match="used its named-axis view as an array") as info:
+        F(mat(4, 4))
+    text = str(info.value)
+    assert "u['i-1', 'j-1']" in text and "'i-1'..'i+1' on axis 0, 'j-1'..'j+1' on axis 1" in text
+    assert "Error interpreting" not in text.split("(", 1)[0]
+
+
+def test_named_view_attribute_errors_say_it_is_a_mapping():
+    view = named((3,), {0: "i"})
+    with pytest.raises(AttributeError, match="read-only mapping from labels to cells"):
+        view.shape
+    assert not hasattr(view, "sum") and sorted(view.keys()) == ["i", "i+1", "i-1"]
 
 
 def test_read_only_mapping():
@@ -117,7 +160,7 @@ def test_read_only_mapping():
     ids=repr,
 )
 def test_check_named_axis_value_errors(named_axis):
-    """SPEC §1.8: distinct non-empty names without '+'/'-', non-negative integer axes."""
+    """Distinct non-empty names without '+'/'-', non-negative integer axes."""
     with pytest.raises(ValueError, match="named_axis"):
         check_named_axis(named_axis)
     with pytest.raises(ValueError, match="named_axis"):
@@ -152,7 +195,7 @@ def test_numpy_integers_as_axes_and_offsets():
 
 
 def test_axis_out_of_range_for_input():
-    """SPEC §1.8: axis keys must be in range(D) -> ValueError when the input rank is known."""
+    """Axis keys must be in range(D) -> ValueError when the input rank is known."""
     g = geo.resolve_geometry((4, 4), 3, 1, 0)
     with pytest.raises(ValueError, match="named_axis"):
         window_function(lambda x: x, g, True, {2: "k"})

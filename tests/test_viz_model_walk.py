@@ -1,7 +1,8 @@
 """kernex.viz model walking (nodes, layers, labels, argument checks) and the example models of the viz tests.
 
 The other ``test_viz_*`` files import the models defined here: the seed's
-StackedLinear, the SPEC's nested static example (fact 105, from ``seed_trees``) and ``M`` (§4.2).
+StackedLinear, the nested example with static fields (``level2``, from ``seed_trees``) and ``M`` (inexact
+and other leaves).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from kernex._src.viz.model_walk import (
     walk_nodes,
 )
 
-X = jnp.linspace(0, 1, 100)[:, None]  # SPEC §6.4's x: f32[100,1]
+X = jnp.linspace(0, 1, 100)[:, None]  # the seed's x: f32[100,1]
 
 
 def seed_model() -> StackedLinear:
@@ -49,7 +50,7 @@ def linear(key: int, in_dim: int, out_dim: int) -> Linear:
 
 @treeclass
 class Sequential:
-    """Layers in a list: one layer for the views, since containers are not inspected (SPEC §4.1)."""
+    """Layers in a list: one layer for the views, since containers are not inspected (docs/viz.md)."""
 
     layers: list
 
@@ -87,7 +88,7 @@ def test_layers_are_innermost_treeclasses_and_containers_are_not_inspected():
     model = seed_model()
     assert not is_layer(model) and is_layer(model.l1)
 
-    assert is_layer(Sequential([model.l1, model.l2]))  # SPEC §4.1: lists are not inspected
+    assert is_layer(Sequential([model.l1, model.l2]))  # lists are not inspected
     assert layers(model.l1) == [((), model.l1)]  # an innermost model is its own only layer
 
 
@@ -98,7 +99,7 @@ def test_static_fields_are_walked_and_flagged():
     @treeclass
     class Named:
         w: float
-        label: str  # str values are static (SPEC D17)
+        label: str  # str values are static
 
     assert field_items(Named(1.0, "x")) == [("w", 1.0, False), ("label", "x", True)]
 

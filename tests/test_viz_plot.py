@@ -1,4 +1,4 @@
-"""kernex.viz.plot_model: DOT source (fact 110), files by suffix, rendering with Graphviz's dot and its errors.
+"""kernex.viz.plot_model: DOT source, files by suffix, rendering with Graphviz's dot and its errors.
 
 Drawing with matplotlib when `dot` is missing, and `to_file` errors, are tested in test_viz_plot_draw.py.
 """
@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import pytest
 from test_viz_model_walk import X, level2, linear, seed_model
 from test_viz_tree_box import layer_boxes
-from test_viz_tree_text import FACT107, FACT108
+from test_viz_tree_text import NESTED_STATIC_MERMAID, SEED_MERMAID
 
 import kernex
 from demo.models import Linear
@@ -35,7 +35,7 @@ def edges(source: str) -> list[tuple[str, str, str]]:
     return re.findall(r"^    (n\d+) -> (n\d+)(.*);$", source, flags=re.M)
 
 
-def test_fact_110_dot_names_every_node_and_shape_of_tree_box():
+def test_dot_names_every_node_and_shape_of_tree_box():
     model = seed_model()
     source = kernex.viz.plot_model(model, array=X)
     assert source.startswith('digraph "StackedLinear" {\n') and source.endswith("}\n")
@@ -89,9 +89,9 @@ def test_text_files_by_suffix(tmp_path):
     assert kernex.viz.plot_model(model, to_file=str(tmp_path / "model.GV")) == kernex.viz.plot_model(model)
     assert (tmp_path / "model.GV").read_text(encoding="utf-8") == kernex.viz.plot_model(model)
     kernex.viz.plot_model(level2(), to_file=tmp_path / "chart.mmd")
-    assert (tmp_path / "chart.mmd").read_text(encoding="utf-8") == FACT107
+    assert (tmp_path / "chart.mmd").read_text(encoding="utf-8") == NESTED_STATIC_MERMAID
     kernex.viz.plot_model(model, to_file=tmp_path / "chart.md")
-    assert (tmp_path / "chart.md").read_text(encoding="utf-8") == "```mermaid\n" + FACT108 + "\n```"
+    assert (tmp_path / "chart.md").read_text(encoding="utf-8") == "```mermaid\n" + SEED_MERMAID + "\n```"
 
 
 @pytest.mark.parametrize("to_file", ["model.jpg", "model", "archive.dot.zip"])

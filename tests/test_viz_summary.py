@@ -1,4 +1,4 @@
-"""kernex.viz.summary: SPEC §4.2 literals (facts 99, 104, 105, 109), leaf kinds, rows, Output column."""
+"""kernex.viz.summary: exact tables for the seed and example models, leaf kinds, rows, Output column."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from kernex._src.viz.summary import box_table, hsize
 SEED_SUMMARY = '┌──────┬───────┬─────────┬───────────────────┐\n│Type  │Param #│Size     │Config             │\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│256    │1.000 KB │bias=f32[1,128]    │\n│      │       │         │weight=f32[1,128]  │\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│16,512 │64.500 KB│bias=f32[1,128]    │\n│      │       │         │weight=f32[128,128]│\n├──────┼───────┼─────────┼───────────────────┤\n│Linear│129    │516.000 B│bias=f32[1,1]      │\n│      │       │         │weight=f32[128,1]  │\n└──────┴───────┴─────────┴───────────────────┘\nTotal params :\t16,897\nInexact params:\t16,897\nOther params:\t0\n----------------------------------------------\nTotal size :\t66.004 KB\nInexact size:\t66.004 KB\nOther size:\t0.000 B\n=============================================='  # noqa: E501
 SUMMARY_WITH_ARRAY = '┌──────┬────────────┬───────┬─────────┬───────────────────┐\n│Type  │Output      │Param #│Size     │Config             │\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,128]│256    │1.000 KB │bias=f32[1,128]    │\n│      │            │       │         │weight=f32[1,128]  │\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,128]│16,512 │64.500 KB│bias=f32[1,128]    │\n│      │            │       │         │weight=f32[128,128]│\n├──────┼────────────┼───────┼─────────┼───────────────────┤\n│Linear│f32[100,1]  │129    │516.000 B│bias=f32[1,1]      │\n│      │            │       │         │weight=f32[128,1]  │\n└──────┴────────────┴───────┴─────────┴───────────────────┘\nTotal params :\t16,897\nInexact params:\t16,897\nOther params:\t0\n-----------------------------------------------------------\nTotal size :\t66.004 KB\nInexact size:\t66.004 KB\nOther size:\t0.000 B\n==========================================================='  # noqa: E501
 M_SUMMARY = '┌─────┬───────┬────────┬──────────┐\n│Type │Param #│Size    │Config    │\n├─────┼───────┼────────┼──────────┤\n│M    │12     │92.000 B│k=3       │\n│     │       │        │n=i32[4]  │\n│     │       │        │s=1.5     │\n│     │       │        │w=f32[2,3]│\n└─────┴───────┴────────┴──────────┘\nTotal params :\t12\nInexact params:\t7\nOther params:\t5\n-----------------------------------\nTotal size :\t92.000 B\nInexact size:\t48.000 B\nOther size:\t44.000 B\n==================================='  # noqa: E501
-FACT104_SUMMARY = '┌─────┬───────┬────────┬──────┐\n│Type │Param #│Size    │Config│\n├─────┼───────┼────────┼──────┤\n│test │1      │28.000 B│a=1   │\n└─────┴───────┴────────┴──────┘\nTotal params :\t1\nInexact params:\t0\nOther params:\t1\n-------------------------------\nTotal size :\t28.000 B\nInexact size:\t0.000 B\nOther size:\t28.000 B\n==============================='  # noqa: E501
-FACT105_SUMMARY = '┌──────┬───────┬────────┬──────┐\n│Type  │Param #│Size    │Config│\n├──────┼───────┼────────┼──────┤\n│level0│1      │28.000 B│a=10  │\n├──────┼───────┼────────┼──────┤\n│level0│1      │28.000 B│a=100 │\n└──────┴───────┴────────┴──────┘\nTotal params :\t2\nInexact params:\t0\nOther params:\t2\n--------------------------------\nTotal size :\t56.000 B\nInexact size:\t0.000 B\nOther size:\t56.000 B\n================================'  # noqa: E501
+ONE_FIELD_SUMMARY = '┌─────┬───────┬────────┬──────┐\n│Type │Param #│Size    │Config│\n├─────┼───────┼────────┼──────┤\n│test │1      │28.000 B│a=1   │\n└─────┴───────┴────────┴──────┘\nTotal params :\t1\nInexact params:\t0\nOther params:\t1\n-------------------------------\nTotal size :\t28.000 B\nInexact size:\t0.000 B\nOther size:\t28.000 B\n==============================='  # noqa: E501
+NESTED_STATIC_SUMMARY = '┌──────┬───────┬────────┬──────┐\n│Type  │Param #│Size    │Config│\n├──────┼───────┼────────┼──────┤\n│level0│1      │28.000 B│a=10  │\n├──────┼───────┼────────┼──────┤\n│level0│1      │28.000 B│a=100 │\n└──────┴───────┴────────┴──────┘\nTotal params :\t2\nInexact params:\t0\nOther params:\t2\n--------------------------------\nTotal size :\t56.000 B\nInexact size:\t0.000 B\nOther size:\t56.000 B\n================================'  # noqa: E501
 
 
 def assert_same_lines(actual: str, expected: str) -> None:
@@ -56,29 +56,29 @@ def parse_totals(text: str) -> dict[str, str]:
     return dict(line.split(":\t") for line in text.split("\n") if ":\t" in line)
 
 
-def test_fact_99_seed_summary():
+def test_seed_summary():
     assert kernex.viz.summary(seed_model()) == SEED_SUMMARY
     assert_same_lines(kernex.viz.summary(seed_model()), SEED_SUMMARY)
 
 
-def test_fact_109_output_column_shows_each_layer_output():
+def test_output_column_shows_each_layer_output():
     assert kernex.viz.summary(seed_model(), array=X) == SUMMARY_WITH_ARRAY
 
 
-def test_fact_109_inexact_and_other_split():
+def test_inexact_and_other_split():
     assert kernex.viz.summary(make_m()) == M_SUMMARY
 
 
-def test_fact_104_single_int_field():
+def test_single_int_field():
     @treeclass
-    class test:  # noqa: N801 - the SPEC's class name is part of the expected text
+    class test:  # noqa: N801 - the class name is part of the expected text
         a: int = 1
 
-    assert kernex.viz.summary(test()) == FACT104_SUMMARY
+    assert kernex.viz.summary(test()) == ONE_FIELD_SUMMARY
 
 
-def test_fact_105_nested_static_fields_are_not_counted():
-    assert kernex.viz.summary(level2()) == FACT105_SUMMARY
+def test_nested_static_fields_are_not_counted():
+    assert kernex.viz.summary(level2()) == NESTED_STATIC_SUMMARY
 
 
 def test_abstract_model_from_eval_shape_has_the_same_summary():
@@ -115,7 +115,7 @@ def test_leaf_kinds_counts_and_bytes():
         scalar: np.float32
         nothing: None
         pair: tuple
-        label: str  # static (D17): not counted
+        label: str  # a str value is static: not counted
 
     leaves = Leaves(jnp.ones((2, 2), jnp.bfloat16), jnp.zeros(5, bool), np.zeros(3, np.int8), 2j, True,
                     np.float32(1.0), None, (1, 2.0), "name")

@@ -1,4 +1,4 @@
-"""kernex.viz.tree_box: SPEC §4.3 literals (facts 100, 102-104, 106) and recorded calls for other models."""
+"""kernex.viz.tree_box: exact boxes for the seed and example models, and recorded calls for other models."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from demo.models import Linear
 from kernex import static_field, treeclass
 from kernex._src.tree.format import fmt
 
-FACT100 = '┌──────────────────────────────────────┐\n│StackedLinear(Parent)                 │\n├──────────────────────────────────────┤\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,1]   ││\n││ Linear(l1) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l2) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l3) │────────┼──────────────┤│\n││            │ Output │ f32[100,1]   ││\n│└────────────┴────────┴──────────────┘│\n└──────────────────────────────────────┘'  # noqa: E501
-FACT102 = '┌──────────────────────────────┐\n│StackedLinear(Parent)         │\n├──────────────────────────────┤\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l1) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l2) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l3) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n└──────────────────────────────┘'  # noqa: E501
-FACT103 = '┌────────────────┬────────┬──────────────┐\n│                │ Input  │ f32[100,1]   │\n│ Linear(Parent) │────────┼──────────────┤\n│                │ Output │ f32[100,128] │\n└────────────────┴────────┴──────────────┘'  # noqa: E501
-FACT104_BOX = '┌──────────────┬────────┬──────┐\n│              │ Input  │ None │\n│ test(Parent) │────────┼──────┤\n│              │ Output │ None │\n└──────────────┴────────┴──────┘'  # noqa: E501
-FACT106 = '┌───────────────────────────────┐\n│level2(Parent)                 │\n├───────────────────────────────┤\n│┌─────────────────────────────┐│\n││level1(e)                    ││\n│├─────────────────────────────┤│\n││┌───────────┬────────┬──────┐││\n│││           │ Input  │ None │││\n│││ level0(d) │────────┼──────┤││\n│││           │ Output │ None │││\n││└───────────┴────────┴──────┘││\n│└─────────────────────────────┘│\n│┌───────────┬────────┬──────┐  │\n││           │ Input  │ None │  │\n││ level0(f) │────────┼──────┤  │\n││           │ Output │ None │  │\n│└───────────┴────────┴──────┘  │\n└───────────────────────────────┘'  # noqa: E501
+SEED_BOX_WITH_ARRAY = '┌──────────────────────────────────────┐\n│StackedLinear(Parent)                 │\n├──────────────────────────────────────┤\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,1]   ││\n││ Linear(l1) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l2) │────────┼──────────────┤│\n││            │ Output │ f32[100,128] ││\n│└────────────┴────────┴──────────────┘│\n│┌────────────┬────────┬──────────────┐│\n││            │ Input  │ f32[100,128] ││\n││ Linear(l3) │────────┼──────────────┤│\n││            │ Output │ f32[100,1]   ││\n│└────────────┴────────┴──────────────┘│\n└──────────────────────────────────────┘'  # noqa: E501
+SEED_BOX = '┌──────────────────────────────┐\n│StackedLinear(Parent)         │\n├──────────────────────────────┤\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l1) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l2) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n│┌────────────┬────────┬──────┐│\n││            │ Input  │ None ││\n││ Linear(l3) │────────┼──────┤│\n││            │ Output │ None ││\n│└────────────┴────────┴──────┘│\n└──────────────────────────────┘'  # noqa: E501
+LAYER_BOX_WITH_ARRAY = '┌────────────────┬────────┬──────────────┐\n│                │ Input  │ f32[100,1]   │\n│ Linear(Parent) │────────┼──────────────┤\n│                │ Output │ f32[100,128] │\n└────────────────┴────────┴──────────────┘'  # noqa: E501
+ONE_FIELD_BOX = '┌──────────────┬────────┬──────┐\n│              │ Input  │ None │\n│ test(Parent) │────────┼──────┤\n│              │ Output │ None │\n└──────────────┴────────┴──────┘'  # noqa: E501
+NESTED_STATIC_BOX = '┌───────────────────────────────┐\n│level2(Parent)                 │\n├───────────────────────────────┤\n│┌─────────────────────────────┐│\n││level1(e)                    ││\n│├─────────────────────────────┤│\n││┌───────────┬────────┬──────┐││\n│││           │ Input  │ None │││\n│││ level0(d) │────────┼──────┤││\n│││           │ Output │ None │││\n││└───────────┴────────┴──────┘││\n│└─────────────────────────────┘│\n│┌───────────┬────────┬──────┐  │\n││           │ Input  │ None │  │\n││ level0(f) │────────┼──────┤  │\n││           │ Output │ None │  │\n│└───────────┴────────┴──────┘  │\n└───────────────────────────────┘'  # noqa: E501
 
 _LABEL = re.compile(r"│ (\w+\(\w+\)) │────────┼")
 _CELL = re.compile(r"│ (Input |Output) │ (.*?) +│")
@@ -51,29 +51,29 @@ def assert_rectangular(text: str) -> None:
     assert lines[0][0] == "┌" and lines[-1][0] == "└" and all(line[-1] in "┐│┤┘" for line in lines)
 
 
-def test_fact_100_seed_with_array():
-    assert kernex.viz.tree_box(seed_model(), array=X) == FACT100
-    assert_same_lines(kernex.viz.tree_box(seed_model(), array=X), FACT100)
+def test_seed_with_array():
+    assert kernex.viz.tree_box(seed_model(), array=X) == SEED_BOX_WITH_ARRAY
+    assert_same_lines(kernex.viz.tree_box(seed_model(), array=X), SEED_BOX_WITH_ARRAY)
 
 
-def test_fact_102_seed_without_array():
-    assert kernex.viz.tree_box(seed_model()) == FACT102
+def test_seed_without_array():
+    assert kernex.viz.tree_box(seed_model()) == SEED_BOX
 
 
-def test_fact_103_innermost_model_is_a_single_layer_box():
-    assert kernex.viz.tree_box(seed_model().l1, array=X) == FACT103
+def test_innermost_model_is_a_single_layer_box():
+    assert kernex.viz.tree_box(seed_model().l1, array=X) == LAYER_BOX_WITH_ARRAY
 
 
-def test_fact_104_non_callable_layer_without_array():
+def test_non_callable_layer_without_array():
     @treeclass
     class test:  # noqa: N801
         a: int = 1
 
-    assert kernex.viz.tree_box(test()) == FACT104_BOX
+    assert kernex.viz.tree_box(test()) == ONE_FIELD_BOX
 
 
-def test_fact_106_nested_containers_and_static_fields():
-    assert kernex.viz.tree_box(level2()) == FACT106
+def test_nested_containers_and_static_fields():
+    assert kernex.viz.tree_box(level2()) == NESTED_STATIC_BOX
 
 
 def test_children_called_in_another_order_show_their_own_calls_in_declaration_order():
@@ -188,6 +188,6 @@ def test_model_without_call_falls_back_to_the_sequential_chain():
 
 def test_numpy_input_and_abstract_input():
     model = seed_model()
-    assert kernex.viz.tree_box(model, array=jax.ShapeDtypeStruct((100, 1), jnp.float32)) == FACT100
+    assert kernex.viz.tree_box(model, array=jax.ShapeDtypeStruct((100, 1), jnp.float32)) == SEED_BOX_WITH_ARRAY
     boxes = layer_boxes(kernex.viz.tree_box(model, array=np.ones((3, 1), np.float32)))
     assert boxes[0] == ("Linear(l1)", "f32[3,1]", "f32[3,128]")

@@ -7,8 +7,8 @@ questions about an instance:
 
 * which fields it has (declaration order, ``dataclasses`` semantics);
 * which of them are **static** - declared with :func:`static_field` or
-  currently holding a ``str`` (SPEC §3.2, D17) - and therefore part of the tree
-  structure instead of leaves;
+  currently holding a ``str`` (docs/treeclass.md, 'Static and dynamic fields') -
+  and therefore part of the tree structure instead of leaves;
 * how to build a modified copy without calling ``__init__`` (every treeclass
   operation returns a new instance; unflattening does the same).
 """
@@ -199,7 +199,7 @@ def dynamic_names(obj: Any) -> tuple[str, ...]:
 
 
 def check_field_names(obj: Any, names: Iterable[str]) -> None:
-    """``KeyError`` for the first name in ``names`` that is not a field of ``obj`` (SPEC D16)."""
+    """``KeyError`` for the first name in ``names`` that is not a field of ``obj`` (typos must not pass silently)."""
     info = class_info(obj)
     for name in names:
         if name not in info.names:

@@ -1,4 +1,4 @@
-"""Short, one-line rendering of field values (SPEC §4.1), shared by treeclass ``repr`` and ``kernex.viz``.
+"""Short, one-line rendering of field values, shared by treeclass ``repr`` and ``kernex.viz``.
 
 Arrays are rendered by dtype and shape only (``f32[100,1]``), so a model's
 ``repr`` stays one readable line however large its weights are.

@@ -10,12 +10,12 @@
 * ``x | y`` merges: ``x``'s value wherever it is not ``None``, else ``y``'s.
 * ``obj.at[where]`` offers ``get()``, ``set(value)`` and ``apply(func)``.
 
-Choices where the SPEC is silent:
+Choices made here (documented in docs/treeclass.md, 'Selecting and updating'):
 
 * ``.at[names].apply(func)`` applies ``func`` to every leaf of the named fields
   (like ``.at[mask].apply``), not to the field value as a whole;
   ``.at[mask].apply(func)`` is ``jnp.where(mask, func(leaf), leaf)`` for array masks.
-* ``.at[names].set(v)`` leaves named static fields unchanged (SPEC §3.13);
+* ``.at[names].set(v)`` leaves named static fields unchanged;
   use ``dataclasses.replace`` to change a static value.
 * ``asdict()`` is shallow: nested treeclasses and containers are returned as
   they are (``dataclasses.asdict`` also works and converts recursively).

@@ -9,7 +9,7 @@ its right operand to the leaves of the left one (tree-math style):
 * **tree ∘ tree** (same class only, else ``TypeError``): leaves are paired by
   position, ``None`` counting as a leaf on both sides - left ``None`` gives
   ``None``; right ``None`` leaves the left value unchanged for arithmetic and
-  gives ``None`` for comparisons (SPEC D11). Statics come from the left
+  gives ``None`` for comparisons. Statics come from the left
   operand. Any other difference in structure is a ``ValueError`` that prints
   both structures and where they differ.
 * anything else: ``NotImplemented`` (Python then raises ``TypeError``).
@@ -19,10 +19,10 @@ stay Python scalars (``A + 10`` shows ``20``) and arrays follow JAX rules.
 The table of operators is :data:`BINARY_OPS`, :data:`COMPARISONS` and
 :data:`UNARY_OPS`; ``|`` is the merge of ``index.py``, not bitwise or.
 
-``tree == tree`` is a Python ``bool`` (value equality, SPEC D1);
+``tree == tree`` is a Python ``bool`` (value equality);
 ``tree == scalar`` is a mask tree like ``<``.
 
-Choices where the SPEC is silent:
+Choices made here (documented in docs/treeclass.md):
 
 * per-leaf numpy methods are ``abs sum prod mean amax amin max min std var``
   (``jnp`` functions, extra arguments forwarded);
@@ -252,7 +252,8 @@ NUMPY_METHODS: dict[str, Callable] = {
     "std": jnp.std,
     "var": jnp.var,
 }
-#: built-in reductions ``reduce_<name>``: (per-leaf function, combining operator, initial value); SPEC D14
+#: built-in reductions ``reduce_<name>``: (per-leaf function, combining operator, initial value);
+#: mean/amax/amin *sum* the per-leaf results, as early pytreeclass did (docs/treeclass.md)
 REDUCTIONS: dict[str, tuple[Callable, Callable, Any]] = {
     "sum": (jnp.sum, operator.add, 0),
     "prod": (jnp.prod, operator.mul, 1),
@@ -291,7 +292,7 @@ def register_op(self, func: Callable, *, name: str, reduce_op: Callable | None =
     The methods belong to this instance only; results of operations on it do
     not have them. ``reduce_<name>`` folds the per-leaf results with
     ``reduce_op``, starting from ``init_val`` or, if it is ``None``, from the
-    first leaf's result (SPEC D15).
+    first leaf's result.
 
     >>> from kernex import treeclass
     >>> import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""``@treeclass``: dataclass-like JAX pytree containers you can do math on (SPEC §3).
+"""``@treeclass``: dataclass-like JAX pytree containers you can do math on (rules: docs/treeclass.md).
 
 >>> import jax, jax.numpy as jnp
 >>> from kernex import treeclass, static_field
@@ -32,7 +32,7 @@ What the decorator does to a class:
   ``index.py`` (methods the class body defines itself are kept), plus
   ``__hash__`` (class and static values), ``__str__`` and ``__repr__``.
 
-Choices where the SPEC is silent:
+Choices made here (documented in docs/treeclass.md):
 
 * an array as a static value is a ``TypeError`` at construction (static
   values are hashed and compared with ``==`` as part of the structure, which
@@ -135,7 +135,7 @@ def _frozen_error(obj: Any, name: str, verb: str) -> AttributeError:
     cls = type(obj).__name__
     info = base.class_info(obj)
     if name in info.names:
-        # .at[...].set leaves static fields unchanged (SPEC §3.13), and dataclasses.replace re-runs __init__
+        # .at[...].set leaves static fields unchanged, and dataclasses.replace re-runs __init__
         ways = [] if name in info.marked_static else [f"`obj.at[{name!r}].set(value)`"]
         custom_init = not type(obj).__dataclass_params__.init
         ways.append(f"`dataclasses.replace(obj, {name}=value)`" + (" (it calls your __init__ again)" if custom_init else ""))
@@ -238,7 +238,7 @@ def _register_pytree(cls: type, info: base.ClassInfo) -> None:
             children, statics = get_dynamic(d), get_static(d)
         except KeyError as err:
             raise _unassigned(obj, err.args[0]) from None
-        if any(map(is_str, children)):  # str values are static (SPEC D17)
+        if any(map(is_str, children)):  # str values are static: they can never be JAX leaves
             strings = tuple((n, d[n]) for n in maybe_dynamic if isinstance(d[n], str))
             return [d[n] for n in maybe_dynamic if not isinstance(d[n], str)], (statics, strings)
         return children, (statics, ())

@@ -1,4 +1,4 @@
-"""Implementation of :mod:`kernex.viz` (SPEC §4), one concept per module.
+"""Implementation of :mod:`kernex.viz` (behaviour: docs/viz.md), one concept per module.
 
 * ``model_walk`` - argument checks and walking a treeclass model (fields, layers, labels);
 * ``call_shapes`` - per-child input/output shapes, recorded under ``jax.eval_shape``;

@@ -14,12 +14,12 @@ called with and returned. They come from :func:`record_calls`:
   reshape, a concatenation, a residual connection). Classes are patched, not
   instances, because instances are frozen and Python looks ``__call__`` up on
   the type; the originals are restored in a ``finally``.
-* **Sequential chain** (fallback when the model is not callable, SPEC §4.2):
+* **Sequential chain** (fallback when the model's class defines no ``__call__``):
   the layers, depth-first in declaration order, are evaluated one after the
   other with ``jax.eval_shape``; layer *i* gets the output of layer *i - 1*.
   Every layer must then be callable with one argument.
 
-Choices where the SPEC is silent:
+Choices made here (the ones users meet first are also in docs/viz.md):
 
 * ``array`` must be an array - anything with ``shape`` and ``dtype``:
   ``jax.Array``, ``numpy`` arrays and scalars, ``jax.ShapeDtypeStruct`` - or

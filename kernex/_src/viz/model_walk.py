@@ -1,6 +1,6 @@
 """Walking a treeclass model for ``kernex.viz``: argument checks, fields, layers and labels.
 
-Vocabulary shared by every view (SPEC §4.1):
+Vocabulary shared by every view (docs/viz.md, 'What the views show'):
 
 * a **node** is a treeclass instance reached from the model through fields
   holding treeclass instances (containers such as lists are not entered);
@@ -50,7 +50,7 @@ def field_items(node: Any) -> list[tuple[str, Any, bool]]:
 
 
 def is_layer(node: Any) -> bool:
-    """True if no field of ``node`` holds a treeclass instance (SPEC's "innermost treeclass")."""
+    """True if no field of ``node`` holds a treeclass instance: an innermost treeclass, a layer."""
     return not any(is_treeclass(value) for _, value, _ in field_items(node))
 
 

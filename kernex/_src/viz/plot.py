@@ -8,7 +8,7 @@ model included, unlike ``tree_box`` - shows the Input and Output of its own
 call, recorded under ``jax.eval_shape`` as in ``tree_box`` (``None`` for a
 node the model never called).
 
-Choices where the SPEC is silent:
+Choices made here (the ones users meet first are also in docs/viz.md):
 
 * node ids are ``n0``, ``n1``, ... in depth-first pre-order, so the source is
   identical across runs; static fields are dashed boxes linked by dashed

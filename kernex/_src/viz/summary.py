@@ -1,12 +1,12 @@
-"""``summary(model, array=None)``: Keras-like table of layers, parameter counts, sizes and config (SPEC §4.2).
+"""``summary(model, array=None)``: Keras-like table of layers, parameter counts, sizes and config.
 
 One row per layer (innermost treeclass), depth-first over the dynamic fields
 in declaration order; a non-treeclass dynamic value held directly by a
 container gets its own row. With ``array`` an ``Output`` column shows each
 layer's output shape, recorded by running the model under
-``jax.eval_shape`` (see ``call_shapes.py``; SPEC D19).
+``jax.eval_shape`` (see ``call_shapes.py``; early pytreeclass showed each layer's input there).
 
-Choices where the SPEC is silent:
+Choices made here (the ones users meet first are also in docs/viz.md):
 
 * array-like leaves are anything with ``shape`` and ``dtype``: ``jax.Array``,
   ``numpy`` arrays and scalars, and ``jax.ShapeDtypeStruct`` - so the summary

@@ -1,4 +1,4 @@
-"""``tree_box(model, array=None)``: nested Keras-like boxes with each layer's input and output (SPEC §4.3).
+"""``tree_box(model, array=None)``: nested Keras-like boxes with each layer's input and output.
 
 A layer (innermost treeclass) is drawn as a box with its label and its
 Input/Output shapes; a container as a titled box stacking its children's
@@ -8,7 +8,8 @@ model is run once under ``jax.eval_shape`` and every child's actual call is
 recorded, so the boxes stay in declaration order while each shows what that
 child really received and returned - also when the model calls its children
 in another order, several times (first call shown), or not at all (``None``).
-A model without ``__call__`` falls back to the SPEC's sequential chain.
+A model without ``__call__`` falls back to a sequential chain: its layers,
+depth-first, each get the previous layer's output (docs/viz.md, 'What the views show').
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""``tree_diagram``, ``tree_mermaid`` and ``save_viz``: the model's field tree as text (SPEC §4.4, §4.5).
+"""``tree_diagram``, ``tree_mermaid`` and ``save_viz``: the model's field tree as text.
 
 Both views walk **all** fields (static included) in declaration order;
 nested treeclasses are expanded, every other value is shown with ``fmt``
 (containers such as lists are shown as one value, not expanded).
 
 * ``tree_diagram`` keeps the seed's connector quirk: a *last* child that is a
-  treeclass is written ``└──name=`` without a space (SPEC D21).
+  treeclass is written ``└──name=`` without a space (docs/viz.md, 'What the views show').
 * ``tree_mermaid`` marks static fields with a dotted link (``-.-``); node ids
-  follow the SPEC's reference scheme (hashes of ``(depth, field index,
+  follow early pytreeclass's scheme (hashes of ``(depth, field index,
   parent id)``), so charts are identical across runs and match early
   pytreeclass. Text inside Mermaid labels is written as is; Mermaid needs
   ``"`` escaped, which ``fmt`` output of arrays and numbers never contains.
@@ -65,7 +65,7 @@ def tree_diagram(model: Any) -> str:
 
 
 def _node_id(depth: int, index: int, parent: int) -> int:
-    """SPEC §4.5 reference id: the Python hash of ``(depth, index, parent)`` as an unsigned 64-bit integer."""
+    """Mermaid node id (early pytreeclass's): the hash of ``(depth, index, parent)`` as an unsigned 64-bit int."""
     return hash((depth, index, parent)) % 2**64
 
 
