@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with only python3:
 #   make demo   - runs the demo (writes into out/)
-#   make test   - runs the test suite
+#   make test   - runs the test suite (make test-long: property tests at full size)
 # Both create and use .venv/ at the repo root.
 
 PYTHON ?= python3
@@ -8,7 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kernex-installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-long bench venv clean
+
+# test workers (pytest-xdist); `make test PYTEST_WORKERS=0` runs in one process
+PYTEST_WORKERS ?= auto
 
 venv: $(STAMP)
 
@@ -19,7 +22,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+
+# the property tests at their full example counts (make test runs a quarter of them)
+test-long: $(STAMP)
+	KERNEX_PROPERTY_SCALE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m demo
