@@ -1,6 +1,13 @@
 """Test configuration shared by tests/ and the doctests in kernex/."""
 
-import jax
+import os
+
+# The suite checks values, not speed: XLA's backend optimisations cost a third of its time in
+# compilation. `make bench` and users keep the default level.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+
+import jax  # noqa: E402
 
 # Implicit rank promotion hides shape bugs in stencil code; make it an error in tests.
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -243,7 +243,8 @@ def test_dense_passes_dense_values_through():
 )
 @pytest.mark.parametrize("relative", [False, True])
 def test_dense_window_grid_is_the_patches(kw, relative):
-    """Materialising the patch gives the reference's patches (SPEC §1.3-1.4)."""
+    """Materialising the patch gives the reference's patches (docs/semantics.md, "Windows" and "What the
+    function receives")."""
     x = mat(6, 7)
     geometry = resolve_geometry(x.shape, kw["kernel_size"], kw.get("strides", 1), kw["padding"])
     ctx = Context(geometry.layout, unroll_limit=256)

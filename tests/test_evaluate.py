@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from jax import lax
 from reference import (
-    fact_table,
+    case_table,
     kmap_reference,
     kmap_reference_vectorized,
     largest_intermediate,
@@ -239,7 +239,7 @@ STRUCTURE_CASES = [
 ]
 
 
-@fact_table("fn, args, cells, outputs, state", STRUCTURE_CASES)
+@case_table("fn, args, cells, outputs, state", STRUCTURE_CASES)
 def test_no_gather_and_no_patch_tensor(fn, args, cells, outputs, state):
     """No ``gather``/``scatter`` and no intermediate with more than kernel_cells x outputs / 2 elements.
 

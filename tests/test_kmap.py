@@ -15,9 +15,9 @@ from jax import lax
 from reference import (
     SCALAR_KMAP,
     by_index,
+    case_table,
     check,
     check_transformations,
-    fact_table,
     geometries,
     indices,
     kmap_functions,
@@ -114,7 +114,7 @@ def test_calling_twice_gives_the_same_answer():
 S = jnp.sum
 ID = lambda v: v  # noqa: E731
 
-DECORATED_FACTS = [
+DECORATED_CASES = [
     # id, kmap kwargs, f, input, expected
     ("sum-k3", dict(kernel_size=(3,)), S, jnp.array([1, 2, 3, 4, 5]), [6, 9, 12]),
     ("k3-valid", dict(kernel_size=(3,), padding="valid"), S, mat(5), [6, 9, 12]),
@@ -254,7 +254,7 @@ DECORATED_FACTS = [
 ]
 
 
-@fact_table("kw, f, x, expected", DECORATED_FACTS)
+@case_table("kw, f, x, expected", DECORATED_CASES)
 def test_decorated_facts(kw, f, x, expected):
     """Decorator form: exact values for each padding, stride, kernel size and indexing form."""
     check(kmap(**kw)(f)(x), expected)
@@ -307,7 +307,7 @@ def test_python_scalar_output_is_int32():
 
 v0 = lambda v: v[0]  # noqa: E731
 
-BY_INDEX_FACTS = [
+BY_INDEX_CASES = [
     # id, kernel kwargs, [(index, f), ...], input, expected
     (
         "relative-valid-indices-are-anchors",
@@ -476,7 +476,7 @@ BY_INDEX_FACTS = [
 ]
 
 
-@fact_table("kw, assignments, x, expected", BY_INDEX_FACTS)
+@case_table("kw, assignments, x, expected", BY_INDEX_CASES)
 def test_by_index_facts(kw, assignments, x, expected):
     """Functions by index: the latest assignment wins, zeros where none applies (docs/semantics.md)."""
     F = by_index(kmap, assignments, **kw)
@@ -775,7 +775,7 @@ ERRORS = [
 ]
 
 
-@fact_table("thunk, exc, match", ERRORS)
+@case_table("thunk, exc, match", ERRORS)
 def test_errors(thunk, exc, match):
     with pytest.raises(exc, match=match):
         thunk()

@@ -1,5 +1,6 @@
-"""``kscan`` (SPEC §2): facts 39 and 63-79 of §6, JAX transformations, errors, and
-property tests against the literal sequential model in ``reference.py``."""
+"""``kscan``: exact values of the decorator form and of functions by index, the seed's examples, JAX
+transformations, errors, every schedule, and property tests against the literal sequential model in
+``reference.py`` (the rules are in docs/semantics.md, the schedules in docs/kscan_schedules.md)."""
 
 import functools
 
@@ -11,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from reference import (
     by_index,
+    case_table,
     check,
     check_transformations,
-    fact_table,
     geometries,
     indices,
     kscan_functions,
@@ -33,11 +34,11 @@ from kernex._src.lower import plan as kscan_plan
 S = jnp.sum
 NEIGHBOURS = lambda x: x[-1] + x[0] + x[1]  # noqa: E731
 
-DECORATED_FACTS = [
+DECORATED_CASES = [
     # id, kscan kwargs, f, input, expected
-    ("fact63", dict(kernel_size=(3,)), S, jnp.array([1, 2, 3, 4, 5]), [6, 13, 22]),
+    ("k3-sum-valid", dict(kernel_size=(3,)), S, jnp.array([1, 2, 3, 4, 5]), [6, 13, 22]),
     *[
-        (f"fact64-{p!r}", dict(kernel_size=(3,), relative=True, padding=p), NEIGHBOURS, mat(5), e)
+        (f"k3-neighbours-padding-{p!r}", dict(kernel_size=(3,), relative=True, padding=p), NEIGHBOURS, mat(5), e)
         for p, e in [
             ("same", [3, 8, 15, 24, 29]),
             (((1, 1),), [3, 8, 15, 24, 29]),
@@ -51,28 +52,28 @@ DECORATED_FACTS = [
             (((2, 2),), [1, 4, 9, 16, 25, 30, 30]),
         ]
     ],
-    ("fact65", dict(kernel_size=(3,), padding="same"), S, mat(5), [3, 8, 15, 24, 29]),
-    ("fact66-same", dict(kernel_size=(2,), padding="same"), S, mat(5), [3, 5, 7, 9, 5]),
-    ("fact66-valid", dict(kernel_size=(2,), padding="valid"), S, mat(5), [3, 5, 7, 9]),
-    ("fact66-(1,0)", dict(kernel_size=(2,), padding=((1, 0),)), lambda v: v[0] + v[1], mat(5), [1, 3, 5, 7, 9]),
-    ("fact67-same", dict(kernel_size=(3,), strides=2, padding="same"), S, mat(5), [3, 9, 9]),
-    ("fact67-valid", dict(kernel_size=(3,), strides=2), S, mat(7), [6, 12, 18]),
+    ("k3-sum-same", dict(kernel_size=(3,), padding="same"), S, mat(5), [3, 8, 15, 24, 29]),
+    ("k2-sum-same", dict(kernel_size=(2,), padding="same"), S, mat(5), [3, 5, 7, 9, 5]),
+    ("k2-sum-valid", dict(kernel_size=(2,), padding="valid"), S, mat(5), [3, 5, 7, 9]),
+    ("k2-pad-(1,0)", dict(kernel_size=(2,), padding=((1, 0),)), lambda v: v[0] + v[1], mat(5), [1, 3, 5, 7, 9]),
+    ("k3-stride2-sum-same", dict(kernel_size=(3,), strides=2, padding="same"), S, mat(5), [3, 9, 9]),
+    ("k3-stride2-sum-valid", dict(kernel_size=(3,), strides=2), S, mat(7), [6, 12, 18]),
     (
-        "fact68",
+        "3x3-sum-same",
         dict(kernel_size=(3, 3), padding="same"),
         S,
         jnp.ones((3, 3)),
         [[4, 9, 12], [17, 47, 71], [66, 203, 322]],
     ),
     (
-        "fact69",
+        "3x3-relative-west-north-anchor",
         dict(kernel_size=(3, 3), padding="same", relative=True),
         lambda v: v[0, -1] + v[-1, 0] + v[0, 0],
         jnp.ones((3, 3)),
         [[1, 2, 3], [2, 5, 9], [3, 9, 19]],
     ),
     (
-        "fact73",
+        "named-axis-prefix-sum",
         dict(kernel_size=(3,), named_axis={0: "i"}, relative=True, padding="same"),
         lambda u: u["i-1"] + u["i"],
         mat(5),
@@ -81,26 +82,27 @@ DECORATED_FACTS = [
 ]
 
 
-@fact_table("kw, f, x, expected", DECORATED_FACTS)
-def test_decorated_facts(kw, f, x, expected):
-    """Facts 63-69, 73 (exact values, result dtype = input dtype)."""
+@case_table("kw, f, x, expected", DECORATED_CASES)
+def test_decorated_cases(kw, f, x, expected):
+    """Exact values of the decorator form; later windows see earlier writes and the result has the input
+    dtype (docs/semantics.md, "kscan" and "Output")."""
     check(kscan(**kw)(f)(x), expected, x.dtype)
 
 
 @pytest.mark.parametrize(
     "x, expected", [(mat(5), [1, 2, 3, 4, 3]), (mat(5).astype(float), [1.0, 2.0, 3.0, 4.0, 3.0])], ids=["int", "float"]
 )
-def test_fact70_mean_is_cast_to_input_dtype(x, expected):
+def test_mean_is_cast_to_input_dtype(x, expected):
     check(kscan(kernel_size=(3,), padding="same")(jnp.mean)(x), expected, x.dtype)
 
 
-def test_fact71_extra_args():
+def test_extra_args_are_passed_to_every_window():
     h = kscan(kernel_size=(3,), padding="same", relative=True)(lambda v, a: v[-1] * a + v[0])
     check(h(mat(5), 2), [1, 4, 11, 26, 57], jnp.int32)
     check(h(mat(5), a=2), [1, 4, 11, 26, 57], jnp.int32)
 
 
-def test_fact72_jit_vmap_grad():
+def test_jit_vmap_grad():
     h = kscan(kernel_size=(3,), padding="same", relative=True)(lambda v: v[-1] + v[0])
     check(h(mat(5)), [1, 3, 6, 10, 15])
     check(jax.jit(h)(mat(5)), [1, 3, 6, 10, 15])
@@ -108,17 +110,29 @@ def test_fact72_jit_vmap_grad():
     check(jax.grad(lambda a: h(a).sum())(jnp.arange(1.0, 6.0)), [5, 4, 3, 2, 1])
 
 
-BY_INDEX_FACTS = [
+BY_INDEX_CASES = [
     # id, kscan kwargs, [(index, f), ...], input, expected
-    ("fact39", dict(kernel_size=(1,)), [(2, lambda v: v[0] * 10)], jnp.arange(1.0, 11.0), [1, 2, 30, 4, 5, 6, 7, 8, 9, 10]),
     (
-        "fact74",
+        "k1-one-index-times-10",
+        dict(kernel_size=(1,)),
+        [(2, lambda v: v[0] * 10)],
+        jnp.arange(1.0, 11.0),
+        [1, 2, 30, 4, 5, 6, 7, 8, 9, 10],
+    ),
+    (
+        "first-cell-constant-then-prefix-sum",
         dict(kernel_size=(3,), padding="same", relative=True),
         [(0, lambda v: 100), (slice(1, None), lambda v: v[-1] + v[0])],
         mat(5),
         [100, 102, 105, 109, 114],
     ),
-    ("fact75", dict(kernel_size=(1,)), [(0, lambda v: 1.5), (slice(1, None), lambda v: v[0] * 2)], mat(4), [1, 4, 6, 8]),
+    (
+        "float-constant-cast-to-int",
+        dict(kernel_size=(1,)),
+        [(0, lambda v: 1.5), (slice(1, None), lambda v: v[0] * 2)],
+        mat(4),
+        [1, 4, 6, 8],
+    ),
     (
         "no-function-keeps-and-records-the-cell",
         dict(kernel_size=(3,), padding="same", relative=True),
@@ -136,15 +150,16 @@ BY_INDEX_FACTS = [
 ]
 
 
-@fact_table("kw, assignments, x, expected", BY_INDEX_FACTS)
-def test_by_index_facts(kw, assignments, x, expected):
-    """Facts 39, 74, 75 and D2/D26: unmatched anchors keep their value; result has the input dtype."""
+@case_table("kw, assignments, x, expected", BY_INDEX_CASES)
+def test_by_index_cases(kw, assignments, x, expected):
+    """Unmatched anchors and anchors in the padding get no function and keep their value; the result has
+    the input dtype (docs/semantics.md, "Functions by index")."""
     F = by_index(kscan, assignments, **kw)
     check(F(x), expected, x.dtype)
     check(F(x), expected, x.dtype)  # calls are pure
 
 
-def test_fact76_non_scalar_output_is_an_error():
+def test_non_scalar_output_is_an_error():
     with pytest.raises((ValueError, TypeError), match="scalar"):
         kscan(kernel_size=(3,), padding="same")(lambda v: v)(mat(5))
     F = by_index(kscan, [(0, lambda v: v[0]), (slice(1, None), lambda v: v)], kernel_size=(3,), padding="same")
@@ -152,7 +167,7 @@ def test_fact76_non_scalar_output_is_an_error():
         F(mat(5))
 
 
-# ----------------------------------------------------------------------------- seed linear convection (§2.2)
+# ----------------------------------------------------------------------------- seed linear convection
 # ``demo.stencils.linear_convection`` is the seed's kscan code verbatim (rows = time n, columns = space i).
 
 
@@ -167,7 +182,7 @@ def fdm(nt, nx, tmax, xmax, c):
     return u
 
 
-def test_fact77_linear_convection_tiny_table():
+def test_linear_convection_tiny_table():
     expected = [
         [1, 1, 1, 2, 1, 1, 1, 1, 1],
         [1, 1, 1, 1.5, 1.5, 1, 1, 1, 1],
@@ -177,7 +192,7 @@ def test_fact77_linear_convection_tiny_table():
     check(linear_convection(4, 9, 1.5, 2.0, 0.25), expected, jnp.float32)
 
 
-def test_fact78_seed_linear_convection():
+def test_seed_linear_convection():
     result = linear_convection(151, 51, 0.5, 2.0, 0.5)
     assert result.shape == (151, 51) and result.dtype == jnp.float32
     row0 = np.ones(51)
@@ -187,8 +202,8 @@ def test_fact78_seed_linear_convection():
     np.testing.assert_allclose(float(result[-1].sum()), 63.0, rtol=1e-5)
 
 
-def test_fact79_runge_kutta():
-    """Upstream's RK4 example (§2.3): dy/dt = y, y(0) = 1 on t = linspace(0, 1, 5)."""
+def test_runge_kutta_example():
+    """RK4 with functions by index, the first cell set to y(0): dy/dt = y, y(0) = 1 on t = linspace(0, 1, 5)."""
     t = jnp.linspace(0, 1, 5)
     x = jnp.stack([jnp.zeros(5), t])  # row 0 = y, row 1 = t
     dt = t[1] - t[0]
@@ -215,7 +230,8 @@ def test_fact79_runge_kutta():
 
 
 def test_kernel_object_jit_grad_vmap_wrt_array_and_args():
-    """SPEC §1.10/§2.1 for kscan: jit(K), jit(K.__call__), grad w.r.t. array and args, vmap."""
+    """kscan under JAX transformations (docs/semantics.md, end of "What the function receives"): jit(K),
+    jit(K.__call__), grad w.r.t. the array and the extra arguments, vmap."""
     fns = [(lambda v, a, b=1.0: v[-1] * a + v[0] * b), (lambda v, a, b=1.0: jnp.sin(v[1]) * a - b)]
     assignments = [(slice(None, 3), fns[0]), (slice(3, None), fns[1])]
     kw = dict(kernel_size=(3,), padding="same", relative=True)
@@ -310,7 +326,7 @@ def _build(spec, pool, kw):
 )
 @property_settings(80)
 def test_property_matches_sequential_reference(case, relative, dtype, seed, use_jit, data):
-    """Values (cast to the input dtype) equal the literal sequential in-place model (§2.1)."""
+    """Values (cast to the input dtype) equal the literal sequential in-place model (docs/semantics.md, "kscan")."""
     kernel, x, w, b, kw = _setup(case, relative, dtype, seed)
     pool = kscan_functions(kernel, relative, dtype)
     apply, fns = _build(data.draw(scan_functions(case["shape"], sorted(pool))), pool, kw)
