@@ -1,16 +1,17 @@
-"""Brute-force references for ``kmap`` / ``kscan``, written from SPEC §1-§2 only.
+"""Brute-force references for ``kmap`` / ``kscan``, written from docs/semantics.md only.
 
 Nothing here imports kernex. Every output position is visited in a Python
-loop; the window is built cell by cell from the definition of SPEC §1.3
+loop; the window is built cell by cell from the definition of 'Windows'
 (coordinate ``c = o*s - lo + j``, value ``x[c]`` inside the array and ``0``
-outside), rolled by ``-c_k`` for ``relative=True`` (§1.4), wrapped in a small
-named-axis view when asked (§1.8), and handed to the user's function.
+outside), rolled by ``-c_k`` for ``relative=True``, wrapped in a small
+named-axis view when asked ('What the function receives'), and handed to the
+user's function.
 
 Two flavours share the code:
 
 * ``xp=np`` (default): windows are NumPy arrays (converted to ``jnp`` only to
   call the user's function) and kscan's state is a NumPy array updated in
-  place - the literal model of §2.1.
+  place - the literal model of 'kscan'.
 * ``xp=jnp``: the same loop with ``jnp`` gathers and functional updates, so
   ``jax.grad`` of the reference works (small sizes only).
 
@@ -21,6 +22,7 @@ shared by the property tests of ``test_kmap.py``/``test_kscan.py``.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Sequence
 
 import jax
@@ -33,14 +35,24 @@ from hypothesis import strategies as st
 
 
 def mat(*shape):
-    """SPEC §0.1: ``jnp.arange(1, prod(shape) + 1).reshape(shape)`` (int32)."""
+    """The test input ``jnp.arange(1, prod(shape) + 1).reshape(shape)`` (int32)."""
     return jnp.arange(1, math.prod(shape) + 1).reshape(shape)
 
 
+#: ``make test`` runs the property tests at this fraction of their example counts (at least
+#: :data:`MIN_EXAMPLES` each); ``make test-long`` sets ``KERNEX_PROPERTY_SCALE=1`` (or more).
+PROPERTY_SCALE = float(os.environ.get("KERNEX_PROPERTY_SCALE", "0.25"))
+MIN_EXAMPLES = 4
+
+
 def property_settings(max_examples: int):
-    """Reproducible hypothesis settings for the (slow, JAX-compiling) property tests."""
+    """Reproducible hypothesis settings for the (slow, JAX-compiling) property tests.
+
+    ``max_examples`` is the full count, run by ``make test-long``; the quick suite runs
+    ``PROPERTY_SCALE`` of it.
+    """
     return settings(
-        max_examples=max_examples,
+        max_examples=max(MIN_EXAMPLES, round(max_examples * PROPERTY_SCALE)),
         deadline=None,
         derandomize=True,
         database=None,
@@ -48,7 +60,7 @@ def property_settings(max_examples: int):
     )
 
 
-def fact_table(argnames: str, cases):
+def case_table(argnames: str, cases):
     """``pytest.mark.parametrize`` over ``(id, *values)`` rows."""
     return pytest.mark.parametrize(argnames, [case[1:] for case in cases], ids=[case[0] for case in cases])
 
@@ -74,7 +86,7 @@ def by_index(kernel, assignments, **kw):
 
 
 # ---------------------------------------------------------------------------
-# Argument resolution (SPEC §1.2)
+# Argument resolution (docs/semantics.md, 'Arguments' and 'Windows')
 
 
 def _per_axis(value: Any, ndim: int) -> list:
@@ -113,18 +125,65 @@ def _positions(shape, kernel, strides, pads, out_shape):
         yield o, coords, anchor
 
 
-def _window(x, coords, xp):
-    """Cells ``coords`` of ``x`` (a Cartesian product), zero outside the array."""
-    inside = [(c >= 0) & (c < n) for c, n in zip(coords, x.shape)]
-    clipped = [np.clip(c, 0, n - 1) for c, n in zip(coords, x.shape)]
-    mask = np.ones((), dtype=bool)
-    for m in inside:
-        mask = mask[..., None] & m
-    return xp.where(mask, x[np.ix_(*clipped)], xp.zeros((), x.dtype))
+def _sides(value, ndim, is_leaf):
+    """``boundary``/``fill_value`` as one ``(lo, hi)`` pair per axis (valid arguments only)."""
+    if is_leaf(value):
+        return [(value, value)] * ndim
+    assert len(value) == ndim, (value, ndim)
+    return [(e, e) if is_leaf(e) else tuple(e) for e in value]
+
+
+def _image(c: int, n: int, mode: str):
+    """Input cell that coordinate ``c`` of an axis of length ``n`` reads (None: the fill value).
+
+    Written from the modes' definitions, one coordinate at a time (docs/boundaries.md)."""
+    if 0 <= c < n:
+        return c
+    if mode == "constant":
+        return None
+    if mode == "edge":
+        return 0 if c < 0 else n - 1
+    if mode == "wrap":
+        return c % n
+    if mode == "symmetric":  # mirror repeating the edge: ... 1 0 | 0 1 2 | 2 1 ...
+        t = c % (2 * n)
+        return t if t < n else 2 * n - 1 - t
+    assert mode == "reflect", mode  # mirror without the edge: ... 2 1 | 0 1 2 | 1 0 ...
+    if n == 1:
+        return 0
+    t = c % (2 * n - 2)
+    return t if t < n else 2 * n - 2 - t
+
+
+def _window(x, coords, xp, boundary="constant", fill_value=0):
+    """Cells ``coords`` of ``x`` (a Cartesian product); outside the array, what ``boundary`` says:
+    an image cell, or ``fill_value`` where any axis reads a constant side (the later axis's fill
+    where several do)."""
+    modes = _sides(boundary, x.ndim, lambda v: isinstance(v, str))
+    fills = _sides(fill_value, x.ndim, lambda v: np.ndim(v) == 0 and not isinstance(v, (tuple, list)))
+    index, fill_at = [], []
+    for c, n, (lo_mode, hi_mode) in zip(coords, x.shape, modes):
+        images = [_image(int(ci), n, lo_mode if ci < 0 else hi_mode) for ci in c]
+        index.append(np.array([0 if i is None else i for i in images], dtype=np.int64))
+        fill_at.append([None if i is not None else int(ci >= n) for i, ci in zip(images, c)])
+    window = x[np.ix_(*index)]
+    for axis, (sides, pair) in enumerate(zip(fill_at, fills)):
+        for j, side in enumerate(sides):
+            if side is not None:
+                sel = (slice(None),) * axis + (j,)
+                value = xp.asarray(pair[side], dtype=x.dtype)
+                window = window.at[sel].set(value) if xp is jnp else _set(window, sel, value)
+    return window
+
+
+def _set(window, sel, value):
+    window = np.array(window)
+    window[sel] = value
+    return window
 
 
 # ---------------------------------------------------------------------------
-# Named axes (SPEC §1.8): labels are always anchor-relative (D7)
+# Named axes: labels are always anchor-relative, whatever ``relative`` says
 
 
 class NamedView:
@@ -173,7 +232,7 @@ def _view(window, kernel, relative, named_axis, xp):
 
 
 # ---------------------------------------------------------------------------
-# Functions by index (SPEC §1.9)
+# Functions by index (docs/semantics.md, 'Functions by index')
 
 
 def _owners(fns, shape):
@@ -221,12 +280,14 @@ def kmap_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
     applies). With ``xp=jnp`` the result is differentiable.
     """
     kwargs = kwargs or {}
+    boundary = kernel_args.pop("boundary", "constant")
+    fill_value = kernel_args.pop("fill_value", 0)
     x, _, out_shape, positions, pick, view = _prepare(x, fns, xp, **kernel_args)
 
     def call(fn, coords):
-        return jnp.asarray(fn(view(_window(x, coords, xp)), *args, **kwargs))
+        return jnp.asarray(fn(view(_window(x, coords, xp, boundary, fill_value)), *args, **kwargs))
 
-    # common output shape / dtype of every registered function (D8), from any window
+    # common output shape / promoted dtype of every registered function, from any window
     probes = [call(fn, positions[0][1]) for fn in _all_functions(fns)]
     assert len({p.shape for p in probes}) == 1, [p.shape for p in probes]
     out_item_shape, dtype = probes[0].shape, jnp.result_type(*probes)
@@ -242,7 +303,7 @@ def kmap_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
 def kmap_reference_vectorized(x, fn, *, args=(), kwargs=None, **kernel_args):
     """:func:`kmap_reference` for one function (decorator form), vectorised.
 
-    The same windows (SPEC §1.3 coordinates, zeros outside, §1.4 roll) are
+    The same windows (same coordinates, zeros outside, relative roll) are
     gathered at once with NumPy index arrays and ``fn`` is ``jax.vmap``-ed over
     them: differentiable and traced once, so ``jax.jit``/``jax.vjp`` of it stay
     cheap. Tests that use it cross-check it against the loop of
@@ -265,7 +326,7 @@ def kmap_reference_vectorized(x, fn, *, args=(), kwargs=None, **kernel_args):
 
 
 def kscan_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
-    """``kscan(**kernel_args)`` by the literal sequential model of SPEC §2.1.
+    """``kscan(**kernel_args)`` by the literal sequential model of docs/semantics.md, 'kscan'.
 
     State = input zero-extended by ``(max(lo,0), max(hi,0))``; positions in
     row-major order; read the window from the current state, call the
@@ -304,7 +365,7 @@ def check_transformations(F, reference, x, arg, b):
     """``F(x, arg, b=b)`` (a kernel object) against ``reference(x, args=, kwargs=, xp=)``
     eagerly, under ``jax.jit(F)`` / ``jax.jit(F.__call__)``, through ``value_and_grad``
     w.r.t. the array, a positional and a keyword argument (eager and jitted), and
-    under ``vmap`` over the array and over the argument (SPEC §1.10)."""
+    under ``vmap`` over the array and over the argument."""
     expected = reference(x, args=(arg,), kwargs={"b": b})
     for fn in [F, jax.jit(F), jax.jit(F.__call__)]:
         check(fn(x, arg, b=b), expected, expected.dtype, exact=False, rtol=1e-6)

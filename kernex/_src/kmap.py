@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kernex._src.kernel import Kernel
 from kernex._src.lower import kmap as kmap_lower
+from kernex._src.window import boundary as bnd
 
 __all__ = ["kmap"]
 
@@ -25,6 +26,13 @@ class kmap(Kernel):
             cell, left-of-centre for even sizes) and ``x[-1]`` is the cell before it.
         named_axis: ``{axis: name}``; the function then receives a mapping indexed by
             anchor-relative labels such as ``x['i-1', 'j']``.
+        boundary: what cells outside the input read (``docs/boundaries.md``), with
+            ``jnp.pad``'s mode names: ``'constant'`` (``fill_value``; the default),
+            ``'edge'``, ``'reflect'``, ``'symmetric'`` (``scipy.ndimage``'s
+            ``'reflect'``) or ``'wrap'`` (periodic). One mode, one per axis, or a
+            ``(lo, hi)`` pair per axis, as for ``padding``.
+        fill_value: the value of cells read through a ``'constant'`` side: a scalar,
+            one per axis, or a ``(lo, hi)`` pair per axis. Default ``0``.
 
     Use it as a decorator, ``kmap(...)(f)(array, *args)``, or register functions by
     the anchor positions they own, ``F[idx] = f``, and call ``F(array, *args)``;
@@ -38,6 +46,9 @@ class kmap(Kernel):
     ...     return jnp.sum(x)
     >>> window_sum(jnp.array([1, 2, 3, 4, 5])).tolist()
     [3, 6, 9, 12, 9]
+    >>> periodic = kernex.kmap(kernel_size=3, padding="same", boundary="wrap")(jnp.sum)
+    >>> periodic(jnp.array([1, 2, 3, 4, 5])).tolist()
+    [8, 6, 9, 12, 10]
     >>> F = kernex.kmap(kernel_size=1)
     >>> F[0] = lambda x: x[0] ** 2
     >>> F[1:] = lambda x: x[0] ** 3
@@ -47,5 +58,21 @@ class kmap(Kernel):
 
     _name = "kmap"
 
+    def __init__(self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, *, boundary="constant", fill_value=0):
+        super().__init__(kernel_size, strides, padding, relative, named_axis)
+        bnd.check_boundary(boundary)
+        bnd.check_fill_value(fill_value)
+        self.boundary = boundary
+        self.fill_value = fill_value
+
+    def _extra_config(self) -> dict:
+        extra = {}
+        if self.boundary != "constant":
+            extra["boundary"] = self.boundary
+        if not (isinstance(self.fill_value, (int, float)) and self.fill_value == 0):
+            extra["fill_value"] = self.fill_value
+        return extra
+
     def _lower(self, array, geometry, branches, args, kwargs):
-        return kmap_lower.kmap_fused(array, geometry, branches, self.relative, args, kwargs)
+        boundary = bnd.resolve_boundary(array.shape, self.boundary, self.fill_value)
+        return kmap_lower.kmap_fused(array, geometry, branches, self.relative, args, kwargs, boundary)

@@ -24,7 +24,7 @@ from kernex._src.interp.context import SliceContext
 from kernex._src.interp.evaluate import evaluate
 from kernex._src.interp.values import window_grid
 from kernex._src.lower.trace import patch_spec, trace_branches
-from kernex._src.window.boundary import pad_state
+from kernex._src.window.boundary import Boundary, pad_state
 from kernex._src.window.geometry import Geometry
 
 __all__ = ["kmap_fused", "combine_branches"]
@@ -69,12 +69,12 @@ def combine_branches(outputs: Sequence[jax.Array], branches: Sequence[Any], shap
     return jnp.broadcast_to(result, tuple(out_shape) + tuple(shape))
 
 
-def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict) -> jax.Array:
+def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict, boundary: Boundary | None = None) -> jax.Array:
     """Evaluate every branch on all windows at once with the stencil interpreter."""
     spec = patch_spec(x, geometry)
     jaxprs, shape, dtype = trace_branches(branches, spec, args, kwargs, "kmap")
     ctx = SliceContext(geometry.layout, config.UNROLL_LIMIT)
-    patch = window_grid(pad_state(x, geometry), geometry, relative)
+    patch = window_grid(pad_state(x, geometry, boundary), geometry, relative)
     outputs = []
     for closed in jaxprs:
         (value,) = evaluate(closed.jaxpr, closed.consts, [patch], ctx)
