@@ -20,6 +20,7 @@ from reference import (
     check_transformations,
     geometries,
     indices,
+    jaxpr_equations,
     kmap_functions,
     kmap_reference,
     mat,
@@ -919,3 +920,35 @@ def test_property_named_axis_matches_reference(data, relative, seed):
     kw = dict(kernel_size=case["kernel_size"], strides=case["strides"], padding=case["padding"], relative=relative)
     got = kmap(**kw, named_axis=named_axis)(f)(x)
     _compare(got, kmap_reference(x, f, **kw, named_axis=named_axis))
+
+
+# ----------------------------------------------------------------------------- region-restricted F[idx] = f
+
+
+def test_by_index_gradient_is_not_nan_where_a_function_does_not_own_the_window():
+    """sqrt's infinite derivative at 0 is outside its region: the gradient is the per-region one."""
+    F = kmap(kernel_size=1)
+    F[0] = lambda w: jnp.sqrt(w[0])
+    F[1:] = lambda w: w[0]
+    x = jnp.array([1.0, 0.0, 2.0, 4.0])
+    assert jax.grad(lambda x: F(x).sum())(x).tolist() == [0.5, 1.0, 1.0, 1.0]
+    assert jax.jit(jax.grad(lambda x: F(x).sum()))(x).tolist() == [0.5, 1.0, 1.0, 1.0]
+
+
+def test_by_index_functions_run_only_on_their_windows():
+    """The interior update of the seed's idiom is evaluated on the interior windows only."""
+    F = kmap(kernel_size=3, padding="same")
+    F[...] = lambda w: 0.0
+    F[1:-1, 1:-1] = lambda w: jnp.log(w[1, 1])  # log of the zero padding would be -inf
+    F[::2, 1] = lambda w: w.sum()
+    x = jnp.arange(1.0, 21.0).reshape(4, 5)
+    expected = np.zeros((4, 5), np.float32)
+    expected[1:-1, 1:-1] = np.log(np.asarray(x)[1:-1, 1:-1])
+    padded = np.pad(np.asarray(x), 1)
+    for i in (0, 2):
+        expected[i, 1] = padded[i:i + 3, 1:4].sum()
+    np.testing.assert_allclose(F(x), expected, rtol=1e-6)
+    g = jax.grad(lambda x: jnp.sum(F(x) ** 2))(x)
+    assert np.isfinite(np.asarray(g)).all()
+    logs = [e for e in jaxpr_equations(jax.make_jaxpr(F)(x)) if e.primitive.name == "log"]
+    assert [e.outvars[0].aval.shape for e in logs] == [(2, 3)]

@@ -1,4 +1,4 @@
-"""kmap's lowering: every window function on all windows at once, combined by region.
+"""kmap's lowering: every window function on the windows of its region at once.
 
 ``kmap`` traces each window function once on an abstract patch and replays its
 jaxpr with the stencil interpreter (``interp/``), where patch element ``j`` is
@@ -6,8 +6,10 @@ the strided shifted slice ``state[origin + j :: strides]`` of the padded input.
 A Laplacian becomes five slices and four adds over whole arrays, which XLA fuses
 into one loop; there is no gather and no ``out_shape + kernel`` tensor unless
 the function needs the whole window at once (then that primitive alone is
-``vmap``-ed over a materialised patch). Functions assigned by index are all
-evaluated this way and combined with per-position masks built from ``iota``.
+``vmap``-ed over a materialised patch). A function assigned by index runs only
+on the windows of its region (a sub-lattice: ``region_layout``) and its piece is
+written into the output in assignment order (``place``: an update slice, or for
+strided regions a spread piece selected by an ``iota`` mask).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from kernex._src.interp.evaluate import evaluate
 from kernex._src.interp.values import window_grid
 from kernex._src.lower.trace import patch_spec, trace_branches
 from kernex._src.window.boundary import Boundary, pad_state
-from kernex._src.window.geometry import Geometry
+from kernex._src.window.geometry import Geometry, Layout
 
-__all__ = ["kmap_fused", "combine_branches"]
+__all__ = ["kmap_fused", "region_layout", "place"]
 
 
 def _axis_mask(progression, ndim: int, axis: int, size: int) -> jax.Array:
@@ -51,32 +53,60 @@ def _mask_array(region, out_shape, extra_dims: int) -> jax.Array | bool:
     return mask
 
 
-def combine_branches(outputs: Sequence[jax.Array], branches: Sequence[Any], shape, dtype, out_shape) -> jax.Array:
-    """Latest branch wins on its region; positions owned by no branch are zero."""
-    if branches[0].region is None:  # decorator form: one function everywhere
-        return outputs[0]
-    result = None
-    for out, branch in zip(outputs, branches):
-        if any(p.count == 0 for p in branch.region):
-            continue
-        mask = _mask_array(branch.region, out_shape, len(shape))
-        if mask is True:
-            result = out
-        else:
-            result = jnp.where(mask, out, jnp.zeros((), dtype) if result is None else result)
-    if result is None:
-        result = jnp.zeros(tuple(out_shape) + tuple(shape), dtype)
-    return jnp.broadcast_to(result, tuple(out_shape) + tuple(shape))
+def region_layout(layout: Layout, region) -> Layout:
+    """The layout of the windows a region's progressions select (window ``first + t*step`` per axis)."""
+    return Layout(
+        tuple(o + p.first * s for o, p, s in zip(layout.origin, region, layout.strides)),
+        tuple(p.count for p in region),
+        tuple(s * p.step for s, p in zip(layout.strides, region)),
+    )
+
+
+def place(result: jax.Array, piece: jax.Array, region, out_shape) -> jax.Array:
+    """``result`` with the positions of ``region`` replaced by ``piece`` (one value per region position)."""
+    if all(p.step == 1 or p.count == 1 for p in region):
+        starts = tuple(np.int32(p.first) for p in region) + (np.int32(0),) * (piece.ndim - len(region))
+        return lax.dynamic_update_slice(result, piece, starts)
+    # strided regions: spread the piece with interior padding and select it where the region is
+    config = [(p.first, n - p.last - 1, p.step - 1) if p.count > 1 else (p.first, n - p.first - 1, 0)
+              for p, n in zip(region, out_shape)] + [(0, 0, 0)] * (piece.ndim - len(region))
+    spread = lax.pad(piece, jnp.zeros((), piece.dtype), config)
+    return jnp.where(_mask_array(region, out_shape, piece.ndim - len(region)), spread, result)
+
+
+def _covers_everything(region, out_shape) -> bool:
+    return region is None or all(p.first == 0 and p.step == 1 and p.count == n for p, n in zip(region, out_shape))
 
 
 def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict, boundary: Boundary | None = None) -> jax.Array:
-    """Evaluate every branch on all windows at once with the stencil interpreter."""
+    """Evaluate every branch on the windows of its region with the stencil interpreter.
+
+    A function assigned by index runs only on the windows its region selects (a
+    sub-lattice of the windows: strided slices again), and its results are placed into
+    the output in assignment order, so the latest assignment wins and positions no
+    function owns are zero. A function never sees windows outside its region, so its
+    derivative there (``sqrt`` at 0, say) cannot turn the gradient into NaN.
+    """
     spec = patch_spec(x, geometry)
     jaxprs, shape, dtype = trace_branches(branches, spec, args, kwargs, "kmap")
-    ctx = SliceContext(geometry.layout, config.UNROLL_LIMIT)
-    patch = window_grid(pad_state(x, geometry, boundary), geometry, relative)
-    outputs = []
-    for closed in jaxprs:
+    state = pad_state(x, geometry, boundary)
+    patch = window_grid(state, geometry, relative)
+    out_shape = geometry.out_shape
+    result = None
+    for closed, branch in zip(jaxprs, branches):
+        region = branch.region
+        if region is not None and any(p.count == 0 for p in region):
+            continue
+        whole = _covers_everything(region, out_shape)
+        ctx = SliceContext(geometry.layout if whole else region_layout(geometry.layout, region), config.UNROLL_LIMIT)
         (value,) = evaluate(closed.jaxpr, closed.consts, [patch], ctx)
-        outputs.append(ctx.dense(value, dtype))
-    return combine_branches(outputs, branches, shape, dtype, geometry.out_shape)
+        piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
+        if whole:
+            result = piece
+        else:
+            if result is None:
+                result = jnp.zeros(tuple(out_shape) + tuple(shape), dtype)
+            result = place(result, piece, region, out_shape)
+    if result is None:
+        result = jnp.zeros(tuple(out_shape) + tuple(shape), dtype)
+    return result
