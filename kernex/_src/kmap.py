@@ -74,5 +74,5 @@ class kmap(Kernel):
         return extra
 
     def _lower(self, array, geometry, branches, args, kwargs):
-        boundary = bnd.resolve_boundary(array.shape, self.boundary, self.fill_value)
+        boundary = bnd.resolve_boundary(geometry.shape, self.boundary, self.fill_value)
         return kmap_lower.kmap_fused(array, geometry, branches, self.relative, args, kwargs, boundary)

@@ -25,7 +25,7 @@ from kernex._src import config
 from kernex._src.interp.context import SliceContext
 from kernex._src.interp.evaluate import evaluate
 from kernex._src.interp.values import window_grid
-from kernex._src.lower.trace import patch_spec, trace_branches
+from kernex._src.lower.trace import patch_spec, trace_tree_branches
 from kernex._src.window.boundary import Boundary, pad_state
 from kernex._src.window.geometry import Geometry, Layout
 
@@ -78,8 +78,13 @@ def _covers_everything(region, out_shape) -> bool:
     return region is None or all(p.first == 0 and p.step == 1 and p.count == n for p, n in zip(region, out_shape))
 
 
-def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict, boundary: Boundary | None = None) -> jax.Array:
+def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict, boundary: Boundary | None = None) -> Any:
     """Evaluate every branch on the windows of its region with the stencil interpreter.
+
+    ``x`` is an array or a pytree of equally shaped arrays (fields): each field is
+    padded and sliced on its own, and the functions get the same structure of
+    patches. The result has the structure of the functions' outputs, each leaf
+    shaped ``out_shape + leaf_shape``.
 
     A function assigned by index runs only on the windows its region selects (a
     sub-lattice of the windows: strided slices again), and its results are placed into
@@ -88,25 +93,24 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
     derivative there (``sqrt`` at 0, say) cannot turn the gradient into NaN.
     """
     spec = patch_spec(x, geometry)
-    jaxprs, shape, dtype = trace_branches(branches, spec, args, kwargs, "kmap")
-    state = pad_state(x, geometry, boundary)
-    patch = window_grid(state, geometry, relative)
-    out_shape = geometry.out_shape
-    result = None
+    jaxprs, tree, shapes, dtypes = trace_tree_branches(branches, spec, args, kwargs, "kmap")
+    patches = [window_grid(pad_state(field, geometry, boundary), geometry, relative) for field in jax.tree_util.tree_leaves(x)]
+    out_shape = tuple(geometry.out_shape)
+    results: list = [None] * len(shapes)
     for closed, branch in zip(jaxprs, branches):
         region = branch.region
         if region is not None and any(p.count == 0 for p in region):
             continue
         whole = _covers_everything(region, out_shape)
         ctx = SliceContext(geometry.layout if whole else region_layout(geometry.layout, region), config.UNROLL_LIMIT)
-        (value,) = evaluate(closed.jaxpr, closed.consts, [patch], ctx)
-        piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
-        if whole:
-            result = piece
-        else:
-            if result is None:
-                result = jnp.zeros(tuple(out_shape) + tuple(shape), dtype)
-            result = place(result, piece, region, out_shape)
-    if result is None:
-        result = jnp.zeros(tuple(out_shape) + tuple(shape), dtype)
-    return result
+        values = evaluate(closed.jaxpr, closed.consts, patches, ctx)
+        for i, (value, shape, dtype) in enumerate(zip(values, shapes, dtypes)):
+            piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
+            if whole:
+                results[i] = piece
+                continue
+            if results[i] is None:
+                results[i] = jnp.zeros(out_shape + tuple(shape), dtype)
+            results[i] = place(results[i], piece, region, out_shape)
+    results = [jnp.zeros(out_shape + tuple(shape), dtype) if r is None else r for r, shape, dtype in zip(results, shapes, dtypes)]
+    return tree.unflatten(results)

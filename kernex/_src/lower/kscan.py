@@ -8,6 +8,8 @@ them with the same interpreter as kmap.
 
 from __future__ import annotations
 
+import jax
+
 from kernex._src.interp.bind import match_varying
 from kernex._src.lower.block import run_block
 from kernex._src.lower.plan import choose_plan
@@ -21,6 +23,12 @@ __all__ = ["kscan_lower"]
 
 def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict):
     """Trace the functions, prove a schedule, run it."""
+    if not isinstance(x, jax.Array):
+        raise TypeError(
+            f"kscan updates one array in place; got a {type(x).__name__} of arrays. Several coupled fields "
+            f"in one kscan are not supported yet: stack them on a leading axis, or use kmap, which takes a "
+            f"pytree of fields."
+        )
     spec = patch_spec(x, geometry)
     jaxprs, shape, _ = trace_branches(branches, spec, args, kwargs, "kscan")
     if shape != ():

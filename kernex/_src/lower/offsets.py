@@ -231,8 +231,8 @@ def _walk(jaxpr, consts: Sequence[Any], args: Sequence[Any], reads: set) -> list
     return [read(v) for v in jaxpr.outvars]
 
 
-def patch_reads(closed: jex.ClosedJaxpr, shape: Sequence[int]) -> set[tuple[int, int]]:
-    """``(axis, s)`` for every single-cell read of the patch (the jaxpr's first input) of ``shape``.
+def patch_reads(closed: jex.ClosedJaxpr, shape: Sequence[int], position: int = 0) -> set[tuple[int, int]]:
+    """``(axis, s)`` for every single-cell read of the patch (the jaxpr's input ``position``) of ``shape``.
 
     ``s`` is the patch position read when ``0 <= s < shape[axis]``; otherwise
     the read is out of the patch and ``s`` is the index asked for, normalised
@@ -243,7 +243,8 @@ def patch_reads(closed: jex.ClosedJaxpr, shape: Sequence[int]) -> set[tuple[int,
     >>> sorted(patch_reads(closed, (3, 3)))
     [(0, 1), (0, 5), (1, 0), (1, 2)]
     """
-    args = [_whole_patch(shape)] + [None] * (len(closed.jaxpr.invars) - 1)
+    args = [None] * len(closed.jaxpr.invars)
+    args[position] = _whole_patch(shape)
     reads: set = set()
     _walk(closed.jaxpr, [_known(c) for c in closed.consts], args, reads)
     return reads
@@ -254,16 +255,19 @@ def _index(s: int, n: int, half: int) -> int:
     return s if 0 <= s <= half or s >= n else s - n
 
 
-def _probe(fn: Callable, spec, margin: int, args: tuple, kwargs: dict) -> set | None:
-    """Anchor offsets read by ``fn`` on a relative probe patch (axis ``k`` grown to ``2 (k + margin) + 1``)."""
-    half = [k + margin for k in spec.shape]
+def _probe(fn: Callable, spec, margin: int, args: tuple, kwargs: dict) -> list[set] | None:
+    """Per patch (one per field), the anchor offsets ``fn`` reads on relative probe patches (axis ``k``
+    grown to ``2 (k + margin) + 1``)."""
+    leaves, tree = jax.tree_util.tree_flatten(spec)
+    half = [k + margin for k in leaves[0].shape]
     shape = tuple(2 * m + 1 for m in half)
+    probe = tree.unflatten([leaf.update(shape=shape) for leaf in leaves])
     try:
-        closed = jax.make_jaxpr(lambda p: fn(p, *args, **kwargs))(spec.update(shape=shape))
-        reads = patch_reads(closed, shape)
+        closed = jax.make_jaxpr(lambda p: fn(p, *args, **kwargs))(probe)
+        reads = [patch_reads(closed, shape, i) for i in range(len(leaves))]
     except Exception:  # the function needs the real patch shape: no check
         return None
-    return {(a, _index(s, shape[a], half[a])) for a, s in reads}
+    return [{(a, _index(s, shape[a], half[a])) for a, s in field} for field in reads]
 
 
 def _fail(name: str, fn: Callable, shape: tuple, axis: int, bad: list[int], relative: bool) -> IndexError:
@@ -299,11 +303,15 @@ def _raise_first(name: str, fn: Callable, shape: tuple, bad: set, relative: bool
 
 def check_reads(fn: Callable, closed: jex.ClosedJaxpr, spec, relative: bool, args: tuple, kwargs: dict, name: str) -> None:
     """Raise ``IndexError`` if ``fn`` (traced as ``closed`` on ``spec``) reads outside its window."""
-    shape = tuple(spec.shape)
-    bad = {(a, s if s >= shape[a] else s - shape[a]) for a, s in patch_reads(closed, shape) if not 0 <= s < shape[a]}
+    leaves = jax.tree_util.tree_leaves(spec)  # one patch per field, all of the window's shape
+    shape = tuple(leaves[0].shape)
+    bad = set()
+    for position in range(len(leaves)):
+        reads = patch_reads(closed, shape, position)
+        bad |= {(a, s if s >= shape[a] else s - shape[a]) for a, s in reads if not 0 <= s < shape[a]}
     if relative:
         first = _probe(fn, spec, 0, args, kwargs)
         if first is not None and first == _probe(fn, spec, 1, args, kwargs):
             centre = [(k - 1) // 2 for k in shape]
-            bad |= {(a, t) for a, t in first if not -centre[a] <= t <= shape[a] - 1 - centre[a]}
+            bad |= {(a, t) for field in first for a, t in field if not -centre[a] <= t <= shape[a] - 1 - centre[a]}
     _raise_first(name, fn, shape, bad, relative)

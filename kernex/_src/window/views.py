@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Callable
 
+import jax
+
 from kernex._src.window.geometry import Geometry, is_int
 
 __all__ = ["NamedPatch", "WindowOffsetError", "check_named_axis", "window_function"]
@@ -222,9 +224,11 @@ def window_function(
 
     @functools.wraps(f)  # errors about the function name it, not this wrapper
     def named(patch, *args, **kwargs):
-        view = NamedPatch(patch, geometry, named_axis, relative)
+        # one view per field when the windowed argument is a pytree of arrays
+        views = jax.tree_util.tree_map(lambda p: NamedPatch(p, geometry, named_axis, relative), patch)
+        view = jax.tree_util.tree_leaves(views, is_leaf=lambda v: isinstance(v, NamedPatch))[0]
         try:
-            return f(view, *args, **kwargs)
+            return f(views, *args, **kwargs)
         except _ViewUsedAsArray as err:
             raise view._as_array_error(f, err.detail) from None
         except TypeError as err:  # e.g. jnp.sum(u), u * 2: JAX's message names the NamedPatch type
