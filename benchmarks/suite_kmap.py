@@ -4,7 +4,8 @@ Every workload uses the seed README's window function verbatim (conv
 ``jnp.sum(x*w)``, relative Laplacian, identity patches, ``jnp.mean`` moving
 average, ``F[0]``/``F[1:]`` by index, ``jnp.max`` pooling, ``jnp.sum(x*kernel,
 dtype=float32)`` blur) plus a 3-D 7-point Laplacian written like the seed's 2-D
-one. For each, the same inputs go through
+one, and the boundary-mode and diffusion-by-index rows of ``kmap_features.py``.
+For each, the same inputs go through
 
 * ``kmap`` (jitted),
 * a hand-written jitted version: ``jnp.pad`` + a Python loop over shifted
@@ -36,7 +37,7 @@ import scipy.ndimage as ndimage
 from jax import lax
 
 import kernex
-from benchmarks import report
+from benchmarks import kmap_features, report
 from benchmarks.harness import HAND, KMAP, NATIVE, NUMPY, Impl, Workload
 from benchmarks.targets import Target
 
@@ -381,6 +382,7 @@ def workloads(quick: bool = False) -> list[Workload]:
         by_index,
         _gradient(by_index, "function by index grad", f"`jax.grad(0.5*sum(F(x)**2))`, n={n1:,}", 1),
         _seven_point(cube),
+        *kmap_features.workloads(quick),
     ]  # fmt: skip
 
 

@@ -30,7 +30,8 @@ def test_kmap_suite_covers_every_workload_and_implementation(kmap_result):
     # the workload list
     for needle in ["conv2d seed C=3", "conv2d grad", "conv2d C=16", "patches", "Laplacian 2-D valid",
                    "Laplacian 2-D grad", "moving average", "max-pool", "blur 25×25", "function by index",
-                   "function by index grad", "7-point 3-D"]:  # fmt: skip
+                   "function by index grad", "7-point 3-D", "Sobel magnitude symmetric", "Laplacian 2-D wrap",
+                   "diffusion 2-D by index", "diffusion 1-D by index"]:  # fmt: skip
         assert any(needle in n for n in names), needle
     for workload in suite_kmap.workloads(quick=True):
         kinds = {i.kind for i in workload.impls}
