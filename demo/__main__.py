@@ -3,7 +3,7 @@
 import importlib
 import pathlib
 
-SECTIONS = ["demo.stencils", "demo.regression", "demo.visualize"]
+SECTIONS = ["demo.stencils", "demo.regression", "demo.visualize", "demo.fields_filters"]
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ strided regions a spread piece selected by an ``iota`` mask).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
