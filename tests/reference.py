@@ -97,30 +97,38 @@ def _per_axis(value: Any, ndim: int) -> list:
     return value
 
 
-def resolve(shape: Sequence[int], kernel_size: Any = 1, strides: Any = 1, padding: Any = 0):
-    """Return ``(kernel, strides, pads, out_shape)`` as per-axis tuples (valid arguments only)."""
+def resolve(shape: Sequence[int], kernel_size: Any = 1, strides: Any = 1, padding: Any = 0, dilation: Any = 1):
+    """Return ``(kernel, strides, pads, out_shape)`` as per-axis tuples (valid arguments only).
+
+    With ``dilation`` ``d`` a window spans ``(k - 1) * d + 1`` cells and 'same' pads
+    ``((k-1)//2 * d, (k-1)*d - (k-1)//2 * d)`` (docs/semantics.md, 'Dilation')."""
     ndim = len(shape)
     kernel = tuple(n if k == -1 else k for k, n in zip(_per_axis(kernel_size, ndim), shape))
     assert all(1 <= k <= n for k, n in zip(kernel, shape)), (kernel, shape)
     strides = tuple(_per_axis(strides, ndim))
+    dilation = tuple(_per_axis(dilation, ndim))
+    spans = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
     pads = []
-    for entry, k in zip(_per_axis(padding, ndim), kernel):
+    for entry, k, d in zip(_per_axis(padding, ndim), kernel, dilation):
         if isinstance(entry, str):
-            pads.append(((k - 1) // 2, k // 2) if entry.lower() == "same" else (0, 0))
+            pads.append(((k - 1) // 2 * d, (k - 1) * d - (k - 1) // 2 * d) if entry.lower() == "same" else (0, 0))
         elif isinstance(entry, int):
             pads.append((entry, entry))
         else:
             lo, hi = entry
             pads.append((lo, hi))
-    out_shape = tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(shape, kernel, strides, pads))
+    out_shape = tuple((n + lo + hi - w) // s + 1 for n, w, s, (lo, hi) in zip(shape, spans, strides, pads))
     assert all(o >= 1 for o in out_shape), out_shape
     return kernel, strides, tuple(pads), out_shape
 
 
-def _positions(shape, kernel, strides, pads, out_shape):
-    """Yield ``(output index, per-axis window coordinates, anchor)`` in row-major order."""
+def _positions(shape, kernel, strides, pads, out_shape, dilation=None):
+    """Yield ``(output index, per-axis window coordinates, anchor)`` in row-major order.
+
+    Window cell ``j`` of window ``o`` is at coordinate ``o*s - lo + j*d``."""
+    dilation = dilation or (1,) * len(shape)
     for o in np.ndindex(*out_shape):
-        coords = [np.arange(k) + oi * s - lo for oi, k, s, (lo, _) in zip(o, kernel, strides, pads)]
+        coords = [np.arange(k) * d + oi * s - lo for oi, k, s, d, (lo, _) in zip(o, kernel, strides, dilation, pads)]
         anchor = tuple(int(c[(k - 1) // 2]) for c, k in zip(coords, kernel))
         yield o, coords, anchor
 
@@ -260,11 +268,11 @@ def _all_functions(fns):
     return [fns] if callable(fns) else [fn for _, fn in fns]
 
 
-def _prepare(x, fns, xp, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None):
+def _prepare(x, fns, xp, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, dilation=1):
     """Resolve the kernel arguments of ``kmap``/``kscan`` (same names and defaults) for ``x``."""
     x = xp.asarray(x)
-    kernel, strides, pads, out_shape = resolve(x.shape, kernel_size, strides, padding)
-    positions = list(_positions(x.shape, kernel, strides, pads, out_shape))
+    kernel, strides, pads, out_shape = resolve(x.shape, kernel_size, strides, padding, dilation)
+    positions = list(_positions(x.shape, kernel, strides, pads, out_shape, tuple(_per_axis(dilation, x.ndim))))
 
     def view(window):
         return _view(window, kernel, relative, named_axis, xp)

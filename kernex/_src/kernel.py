@@ -89,7 +89,8 @@ class Kernel(abc.ABC):
         self._assignments: list[tuple[tuple, Callable]] = []
 
     def __repr__(self) -> str:
-        dilated = {} if self.dilation == 1 or set(self.dilation) == {1} else {"dilation": self.dilation}
+        entries = (self.dilation,) if geo.is_int(self.dilation) else tuple(self.dilation)
+        dilated = {} if set(entries) == {1} else {"dilation": self.dilation}  # shown only when not 1
         extra = "".join(f", {k}={v!r}" for k, v in (dilated | self._extra_config()).items())
         return (
             f"{self._name}(kernel_size={self.kernel_size!r}, strides={self.strides!r}, padding={self.padding!r}, "

@@ -26,6 +26,11 @@ class kmap(Kernel):
             cell, left-of-centre for even sizes) and ``x[-1]`` is the cell before it.
         named_axis: ``{axis: name}``; the function then receives a mapping indexed by
             anchor-relative labels such as ``x['i-1', 'j']``.
+        dilation: spacing of window cells, an int or one int per axis (each >= 1; default 1):
+            cell ``j`` of a window sits ``j * dilation`` input cells after its first cell.
+            Indices, offsets and labels still count window cells (``x[1]`` is the next
+            window cell); ``'same'`` padding and the output length account for the
+            dilated extent ``(kernel_size - 1) * dilation + 1``.
         boundary: what cells outside the input read (``docs/boundaries.md``), with
             ``jnp.pad``'s mode names: ``'constant'`` (``fill_value``; the default),
             ``'edge'``, ``'reflect'``, ``'symmetric'`` (``scipy.ndimage``'s
@@ -58,8 +63,11 @@ class kmap(Kernel):
 
     _name = "kmap"
 
-    def __init__(self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, *, boundary="constant", fill_value=0):
-        super().__init__(kernel_size, strides, padding, relative, named_axis)
+    def __init__(
+        self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, *,
+        dilation=1, boundary="constant", fill_value=0,
+    ):  # fmt: skip
+        super().__init__(kernel_size, strides, padding, relative, named_axis, dilation=dilation)
         bnd.check_boundary(boundary)
         bnd.check_fill_value(fill_value)
         self.boundary = boundary

@@ -31,6 +31,10 @@ class kscan(Kernel):
             e.g. Gauss-Seidel sweeps), ``'sequential'`` (one window per step,
             always exact). Asking for a schedule that would change the result
             raises ``ValueError``.
+        dilation: spacing of window cells, an int or one int per axis (each >= 1; default 1),
+            as for :class:`kmap`: cell ``j`` sits ``j * dilation`` cells after the window's
+            first cell. The schedules see reads ``(j - center) * dilation`` cells from the
+            anchor, so every schedule stays exact.
 
     >>> import jax.numpy as jnp
     >>> import kernex
@@ -43,8 +47,10 @@ class kscan(Kernel):
 
     _name = "kscan"
 
-    def __init__(self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, schedule="auto"):
-        super().__init__(kernel_size, strides, padding, relative, named_axis)
+    def __init__(
+        self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, schedule="auto", *, dilation=1
+    ):
+        super().__init__(kernel_size, strides, padding, relative, named_axis, dilation=dilation)
         if schedule not in SCHEDULES:
             raise ValueError(f"`schedule` must be one of {SCHEDULES}; got {schedule!r}.")
         self.schedule = schedule

@@ -101,11 +101,12 @@ class Context(abc.ABC):
         region = self.region(source, corner, shape)
         if region is None:
             return None
-        for axis, (k, s, n) in enumerate(zip(shape, self.layout.strides, self.out_shape)):
+        for axis, (k, s, d, n) in enumerate(zip(shape, self.layout.strides, self.layout.dilation, self.out_shape)):
             if n == 1:  # one window along this axis (kscan's sequential steps): its k cells are the region's
-                region = jnp.expand_dims(jnp.moveaxis(region, axis, -1), axis)
+                cells = region if d == 1 else lax.slice_in_dim(region, 0, None, d, axis)  # every d-th (dilation)
+                region = jnp.expand_dims(jnp.moveaxis(cells, axis, -1), axis)
             else:
-                region = jnp.stack([tap(region, axis, j, n, s) for j in range(k)], axis=-1)
+                region = jnp.stack([tap(region, axis, j, n, s, d) for j in range(k)], axis=-1)
         return source.read(region)
 
     def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
@@ -283,11 +284,33 @@ class SliceContext(Context):
         return box_region(source.base, self.layout, corner, shape, source.shift)
 
     def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
-        """Only cells some window reads are transformed (a stride larger than the box leaves gaps:
-        None), so an op with an infinite derivative where no window looks (``sqrt`` of a cropped
-        zero) cannot turn gradients into NaN."""
-        if any(s > k and n > 1 for s, k, n in zip(self.layout.strides, shape, self.out_shape)):
+        """Only cells some window reads are transformed (a stride larger than the box, or a dilation
+        whose skipped cells no other window reads, leaves gaps: None), so an op with an infinite
+        derivative where no window looks (``sqrt`` of a cropped zero) cannot turn gradients into NaN."""
+        layout = self.layout
+        if not all(_no_gaps(n, s, k, d) for n, s, k, d in zip(self.out_shape, layout.strides, shape, layout.dilation)):
             return None
         region = self.region(source, corner, shape)
-        shift = [o + c for o, c in zip(self.layout.origin, corner)]
+        shift = [o + c * d for o, c, d in zip(layout.origin, corner, layout.dilation)]
         return Source(transform(region), None, shift)
+
+
+# beyond this many (window, cell) pairs on one axis, a dilated box is not checked for gaps (nor materialised)
+_GAP_CHECK_LIMIT = 1 << 22
+
+
+def _no_gaps(n: int, s: int, k: int, d: int) -> bool:
+    """Whether the cells ``o*s + j*d`` (``o < n``, ``j < k``) of one axis cover ``0 .. (n-1)*s + (k-1)*d``.
+
+    >>> _no_gaps(4, 1, 3, 2), _no_gaps(1, 1, 3, 2), _no_gaps(3, 3, 2, 1), _no_gaps(3, 2, 2, 1), _no_gaps(4, 2, 3, 2)
+    (True, False, False, True, False)
+    """
+    if n == 1:
+        return k == 1 or d == 1
+    if d == 1 or k == 1:
+        return s <= k
+    if n * k > _GAP_CHECK_LIMIT:
+        return False
+    covered = np.zeros((n - 1) * s + (k - 1) * d + 1, dtype=bool)
+    covered[(np.arange(n)[:, None] * s + np.arange(k)[None, :] * d).ravel()] = True
+    return bool(covered.all())

@@ -10,6 +10,14 @@ whole-array source, it is lowered instead to
   weights are a known rank-1 tensor (box filters, Gaussians), otherwise
   ``lax.conv_general_dilated``.
 
+Dilated windows (cells ``d`` apart) use the same plans on the region holding
+their boxes: slice trees tap every ``d``-th cell, ``reduce_window`` and the
+convolutions take ``window_dilation``/``rhs_dilation``, so every plan stays
+exact. One exception: JAX has no gradient of a dilated ``reduce_window`` max or
+min, so a dilated max/min/and/or pass longer than ``config.TAPS_UNROLL`` is a
+doubling sweep instead (``log2 k`` elementwise maxima of shifted slices; these
+reductions are idempotent, so overlapping halves give the same value).
+
 Every plan reads through ``Context.region``. **Invariant:** a context that has
 no regions (``region`` answers ``None``: kscan's wavefront) makes every plan
 answer ``None``, never raise; the rule then falls back to per-window
@@ -29,6 +37,7 @@ from jax import lax
 from kernex._src import config
 from kernex._src.interp.context import Context
 from kernex._src.interp.values import Cell, Scaled, object_array, tree_reduce
+from kernex._src.window.geometry import span
 from kernex._src.window.taps import tap
 
 __all__ = ["reduce_boxes", "box", "separable_factors"]
@@ -75,8 +84,26 @@ def _axis_window(ndim: int, axis: int, size: int) -> tuple[int, ...]:
     return tuple(size if d == axis else 1 for d in range(ndim))
 
 
-def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarray | None = None, pre=None):
-    """Reduce (or correlate with ``taps``) windows of ``k`` cells along ``axis``, with a stride (VALID).
+# reductions whose value over a window is the same when cells are counted twice (doubling sweeps)
+_IDEMPOTENT = ("reduce_max", "reduce_min", "reduce_or", "reduce_and")
+
+
+def _doubling(region, axis: int, k: int, stride: int, dilation: int, name: str, n_out: int):
+    """``name`` over windows of ``k`` cells ``dilation`` apart along ``axis`` (``name`` idempotent).
+
+    After step ``t`` entry ``i`` holds the reduction of cells ``i, i + d, ..., i + (2**t - 1) d``;
+    a window of ``k`` cells is then two overlapping runs of ``p = 2**floor(log2 k)`` cells.
+    """
+    op, run, length = _OPS[name], 1, region.shape[axis]
+    while 2 * run <= k:
+        shift = run * dilation
+        region = op(lax.slice_in_dim(region, 0, length - shift, 1, axis), lax.slice_in_dim(region, shift, length, 1, axis))
+        run, length = 2 * run, length - shift
+    return op(tap(region, axis, 0, n_out, stride), tap(region, axis, k - run, n_out, stride, dilation))
+
+
+def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarray | None = None, pre=None, dilation: int = 1):
+    """Reduce (or correlate with ``taps``) windows of ``k`` cells ``dilation`` apart along ``axis``, with a stride (VALID).
 
     Up to ``config.TAPS_UNROLL`` cells the pass is a tree of strided slices, which XLA
     fuses with whatever produced ``region`` (padding, a dtype conversion), so
@@ -89,23 +116,28 @@ def _axis_pass(region, axis: int, k: int, stride: int, name: str, taps: np.ndarr
     dtype = region.dtype if pre is None else jax.eval_shape(pre, region).dtype
     uniform = taps is None or bool(np.all(taps == taps[0]))
     scale = None if taps is None or not uniform or taps[0] == 1 else np.asarray(taps[0], dtype)
-    n_out = (region.shape[axis] - k) // stride + 1
+    n_out = (region.shape[axis] - span(k, dilation)) // stride + 1
     if k <= config.TAPS_UNROLL:
         def cell(j):
-            sl = tap(region, axis, j, n_out, stride)
+            sl = tap(region, axis, j, n_out, stride, dilation)
             sl = sl if pre is None else pre(sl)
             return sl if uniform else sl * np.asarray(taps[j], dtype)
 
         out = tree_reduce(_OPS[name], [cell(j) for j in range(k) if uniform or taps[j] != 0] or [cell(0)])
     elif pre is not None:
-        return _axis_pass(pre(region), axis, k, stride, name, taps)
+        return _axis_pass(pre(region), axis, k, stride, name, taps, None, dilation)
+    elif uniform and dilation > 1 and name in _IDEMPOTENT:  # no VJP of a dilated reduce_window max/min
+        out = _doubling(region, axis, k, stride, dilation, name, n_out)
     elif uniform:
         window, strides = _axis_window(ndim, axis, k), _axis_window(ndim, axis, stride)
-        out = lax.reduce_window(region, _init(name, dtype), _OPS[name], window, strides, "VALID")
+        dilations = _axis_window(ndim, axis, dilation)
+        out = lax.reduce_window(region, _init(name, dtype), _OPS[name], window, strides, "VALID", window_dilation=dilations)
     else:
         moved = jnp.moveaxis(region, axis, -1)
         lhs = moved.reshape((-1, 1, moved.shape[-1]))
-        conv = lax.conv_general_dilated(lhs, np.asarray(taps, dtype)[None, None], (stride,), "VALID", precision=_EXACT)
+        conv = lax.conv_general_dilated(
+            lhs, np.asarray(taps, dtype)[None, None], (stride,), "VALID", rhs_dilation=(dilation,), precision=_EXACT
+        )
         return jnp.moveaxis(conv.reshape(moved.shape[:-1] + (n_out,)), -1, axis)
     return out if scale is None else out * scale
 
@@ -116,10 +148,10 @@ def _passes(ctx: Context, source, corner, shape, name: str, factors=None) -> jax
     if region is None:
         return None
     pre = source.read
-    for axis, (k, s) in enumerate(zip(shape, ctx.layout.strides)):
+    for axis, (k, s, d) in enumerate(zip(shape, ctx.layout.strides, ctx.layout.dilation)):
         taps = None if factors is None else factors[axis]
         if k > 1 or s > 1 or taps is not None:
-            region, pre = _axis_pass(region, axis, k, s, name, taps, pre), None
+            region, pre = _axis_pass(region, axis, k, s, name, taps, pre, d), None
     return region if pre is None else pre(region)
 
 
@@ -160,7 +192,10 @@ def _correlate(ctx: Context, source, corner, shape, weights, dtype) -> jax.Array
         return None
     region = source.read(region)
     w = jnp.asarray(weights, region.dtype)
-    return lax.conv_general_dilated(region[None, None], w[None, None], ctx.layout.strides, "VALID", precision=_EXACT)[0, 0]
+    conv = lax.conv_general_dilated(
+        region[None, None], w[None, None], ctx.layout.strides, "VALID", rhs_dilation=ctx.layout.dilation, precision=_EXACT
+    )
+    return conv[0, 0]
 
 
 def _weights(group: Sequence[Scaled], corner, shape):

@@ -54,8 +54,8 @@ def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
     g, m = geometry, plan.lead
     ndim = g.ndim
     lead_out, trail_out = g.out_shape[:m], g.out_shape[m:]
-    slab_shape = g.kernel[:m] + g.state_shape[m:]
-    layout = Layout((0,) * m + g.origin[m:], (1,) * m + trail_out, (1,) * m + g.strides[m:])
+    slab_shape = g.spans[:m] + g.state_shape[m:]  # a window's extent on the scanned axes (dilated cells)
+    layout = Layout((0,) * m + g.origin[m:], (1,) * m + trail_out, (1,) * m + g.strides[m:], g.dilation)
     row_shape = (1,) * m + g.state_shape[m:]
     first_anchor = g.first_anchor[m:]
     placement = [(0, 0, 0)] * m + [
@@ -82,7 +82,7 @@ def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
         ctx = SliceContext(layout, config.UNROLL_LIMIT)
         which = table[0] if len(patterns) == 1 else lax.dynamic_index_in_dim(table, pattern, keepdims=False)
         value = cases.select(ctx, window_grid(slab, g, relative), jaxprs, which, x.dtype)
-        anchor = tuple(s + INDEX_DTYPE(c) for s, c in zip(start, g.center[:m]))
+        anchor = tuple(s + INDEX_DTYPE(c) for s, c in zip(start, g.anchor_shift[:m]))
         if contiguous:  # the anchors of a block form a box: write the values straight in
             return lax.dynamic_update_slice(state, value, anchor + trail_anchor), None
         row = lax.dynamic_slice(state, anchor + trail_zeros, row_shape) if m else state

@@ -59,6 +59,7 @@ def region_layout(layout: Layout, region) -> Layout:
         tuple(o + p.first * s for o, p, s in zip(layout.origin, region, layout.strides)),
         tuple(p.count for p in region),
         tuple(s * p.step for s, p in zip(layout.strides, region)),
+        layout.dilation,
     )
 
 

@@ -10,9 +10,10 @@ later group. Both follow from the window offsets the functions actually read:
 
 * ``lower/reads.py`` replays every registered function and records which
   window cells reach its output (dead code removed);
-* a read of window offset ``j`` from the window at position ``p`` hits the
-  anchor of position ``p + q`` where ``q = (j - center) / strides`` (when that
-  division is exact and ``p + q`` exists).
+* a read of window cell ``j`` from the window at position ``p`` hits the
+  anchor of position ``p + q`` where ``q = (j - center) * dilation / strides``
+  (the read cell is ``(j - center) * dilation`` input cells from the anchor;
+  it is an anchor when that division is exact and ``p + q`` exists).
 
 Schedules, all exact:
 
@@ -60,16 +61,18 @@ class Plan:
         return {0: "parallel", 1: "rows"}.get(self.lead, f"scan over the first {self.lead} axes")
 
 
-def _position_steps(geometry: Geometry, reads) -> list[tuple[int, ...]]:
-    """Nonzero position offsets ``q`` such that window ``p`` reads the anchor of ``p + q``."""
+def _position_steps(geometry: Geometry, reads) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """``(q, offset)`` for every read window-cell ``offset`` from the anchor (nonzero) whose cell is
+    the anchor of position ``p + q`` for the window at ``p``."""
     steps = []
     for j in sorted(reads):
-        d = [a - c for a, c in zip(j, geometry.center)]
-        if any(dk % s for dk, s in zip(d, geometry.strides)):
+        offset = tuple(a - c for a, c in zip(j, geometry.center))
+        displacement = [t * d for t, d in zip(offset, geometry.dilation)]  # input cells from the anchor
+        if any(dk % s for dk, s in zip(displacement, geometry.strides)):
             continue
-        q = tuple(dk // s for dk, s in zip(d, geometry.strides))
+        q = tuple(dk // s for dk, s in zip(displacement, geometry.strides))
         if any(q) and all(abs(qk) < n for qk, n in zip(q, geometry.out_shape)):
-            steps.append(q)
+            steps.append((q, offset))
     return steps
 
 
@@ -81,10 +84,10 @@ def _lex_negative(q: Sequence[int]) -> bool:
 
 
 def block_conflict(geometry: Geometry, reads, lead: int) -> tuple[int, ...] | None:
-    """A read offset (relative to the anchor) that breaks ``block(lead)``, or None if it is exact."""
-    for q in _position_steps(geometry, reads):
+    """A read window-cell offset (relative to the anchor) that breaks ``block(lead)``, or None if it is exact."""
+    for q, offset in _position_steps(geometry, reads):
         if not any(q[:lead]) and _lex_negative(q[lead:]):
-            return tuple(qk * s for qk, s in zip(q, geometry.strides))
+            return offset
     return None
 
 
@@ -97,7 +100,7 @@ def wavefront(geometry: Geometry, reads) -> tuple[int, ...]:
     rest), so a wavefront always exists; it is sequential-like when nothing
     better is.
     """
-    steps = _position_steps(geometry, reads)
+    steps = [q for q, _ in _position_steps(geometry, reads)]
     ndim = geometry.ndim
     lex = [1] * ndim
     for d in range(ndim - 2, -1, -1):
@@ -135,9 +138,13 @@ def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
         bad = block_conflict(geometry, reads, lead)
         if bad is not None:
             scope = "an earlier window" if lead == 0 else "an earlier window of the same row"
+            cells = "" if set(geometry.dilation) == {1} else (
+                f" (window cells, dilation {geometry.dilation}: "
+                f"{tuple(t * d for t, d in zip(bad, geometry.dilation))} input cells away)"
+            )
             raise ValueError(
                 f"kscan schedule={requested!r} would change the result: a window function reads the cell at "
-                f"offset {bad} from its anchor, which {scope} has already written (the sequential order makes "
+                f"offset {bad}{cells} from its anchor, which {scope} has already written (the sequential order makes "
                 f"later windows see earlier writes). Use schedule='auto' (here: "
                 f"{choose_plan(geometry, reads, 'auto').name!r}) or schedule='sequential'."
             )

@@ -5,6 +5,11 @@ one window (``Layout`` of one position) and no unroll limit; the context records
 every window offset whose data reaches an output (dead code is skipped, and an
 output that is a cell itself counts once it is materialised). This is sound
 because every read of window data goes through the context (``interp/context.py``).
+
+Offsets are window cells (``0 .. k-1`` per axis), whatever the dilation: the
+probe window is the ``k`` cells themselves, side by side, and ``plan.py``
+turns a read of cell ``j`` into ``(j - center) * dilation`` input cells from
+the anchor.
 """
 
 from __future__ import annotations

@@ -33,16 +33,17 @@ __all__ = ["GatherContext", "run_wavefront"]
 class GatherContext(Context):
     """Windows at arbitrary (traced) state positions: cells are gathered, not sliced."""
 
-    def __init__(self, starts: jax.Array, ndim: int):
+    def __init__(self, starts: jax.Array, ndim: int, dilation: tuple[int, ...] | None = None):
         width = starts.shape[0]
-        super().__init__(Layout((0,) * ndim, (width,), (1,) * ndim), config.UNROLL_LIMIT)
+        super().__init__(Layout((0,) * ndim, (width,), (1,) * ndim, dilation), config.UNROLL_LIMIT)
         self._starts = starts
+        self._dilation = np.asarray(self.layout.dilation)
 
     def cell(self, cell: Cell) -> jax.Array:
         key = (id(cell.source), cell.offset)
         if key not in self._slices:
             self.reads.add(cell.offset)
-            offset = np.asarray(cell.offset) - np.asarray(cell.source.shift)
+            offset = np.asarray(cell.offset) * self._dilation - np.asarray(cell.source.shift)
             index = self._starts + jnp.asarray(offset, self._starts.dtype)[None, :]
             gathered = cell.source.base[tuple(index[:, d] for d in range(index.shape[1]))]
             self._slices[key] = (cell.source.read(gathered), cell.source)
@@ -56,7 +57,7 @@ class GatherContext(Context):
         """One gather of every window's box of cells (``(width,) + shape``), transform applied."""
         self.reads.update(itertools.product(*(range(c, c + k) for c, k in zip(corner, shape))))
         cells = np.stack(np.meshgrid(*(np.arange(c, c + k) for c, k in zip(corner, shape)), indexing="ij"), axis=-1)
-        offset = jnp.asarray(cells - np.asarray(source.shift), self._starts.dtype)[None]
+        offset = jnp.asarray(cells * self._dilation - np.asarray(source.shift), self._starts.dtype)[None]
         index = self._starts.reshape((self._starts.shape[0],) + (1,) * len(shape) + self._starts.shape[1:]) + offset
         return source.read(source.base[tuple(index[..., d] for d in range(index.shape[-1]))])
 
@@ -80,13 +81,13 @@ def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative)
     table[level, slot], valid[level, slot] = np.arange(len(positions)), True
     pos = positions[table]
     starts = (np.asarray(g.origin) + pos * np.asarray(g.strides)).astype(INDEX_DTYPE)
-    anchors = np.where(valid[..., None], starts + np.asarray(g.center), np.asarray(g.state_shape)).astype(INDEX_DTYPE)
+    anchors = np.where(valid[..., None], starts + np.asarray(g.anchor_shift), np.asarray(g.state_shape)).astype(INDEX_DTYPE)
     cover = np.stack([covers(b, pos.reshape(-1, g.ndim), range(g.ndim)).reshape(valid.shape) & valid for b in branches])
     cases = Cases(owners(cover))
 
     def step(state, xs):
         start, anchor, which = xs
-        ctx = GatherContext(start, g.ndim)
+        ctx = GatherContext(start, g.ndim, g.dilation)
         value = cases.select(ctx, window_grid(state, g, relative), jaxprs, which, x.dtype)
         return state.at[tuple(anchor[:, d] for d in range(g.ndim))].set(value, mode="drop"), None
 

@@ -4,11 +4,17 @@ Everything here is plain Python/NumPy and is resolved from the *input shape at
 call time*; nothing depends on how windows are later evaluated (that is
 ``kernex._src.lower``). The conventions (``docs/semantics.md``, "Windows"):
 
-* per axis, ``n`` = length, ``k`` = kernel size, ``s`` = stride, ``(lo, hi)``
-  = padding (negative values crop), ``c = (k - 1) // 2`` = anchor offset;
-* output length ``(n + lo + hi - k) // s + 1``;
-* window ``o`` covers input coordinates ``o*s - lo + j`` for ``j < k`` and its
-  anchor is ``o*s - lo + c``.
+* per axis, ``n`` = length, ``k`` = kernel size (window cells), ``s`` =
+  stride, ``d`` = dilation, ``(lo, hi)`` = padding (negative values crop),
+  ``c = (k - 1) // 2`` = anchor cell, ``span = (k - 1)*d + 1`` = input cells
+  from a window's first cell to its last;
+* output length ``(n + lo + hi - span) // s + 1``;
+* window ``o`` covers input coordinates ``o*s - lo + j*d`` for ``j < k`` and its
+  anchor is ``o*s - lo + c*d``.
+
+Window cells are counted in cells, never in input coordinates: offsets,
+centres and patch indices run over ``0 .. k-1`` whatever ``d``; only the
+conversion to coordinates multiplies by ``d`` (``window/taps.py``).
 
 A *state* is the input zero-extended by ``(max(lo, 0), max(hi, 0))`` on every
 axis (negative padding removes windows, never cells). In state coordinates
@@ -22,7 +28,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["Geometry", "Layout", "resolve_geometry", "check_kernel_size", "check_strides", "check_padding", "extent", "is_int"]
+__all__ = [
+    "Geometry", "Layout", "resolve_geometry", "check_kernel_size", "check_strides", "check_dilation", "check_padding",
+    "extent", "span", "is_int",
+]
 
 
 def is_int(v: Any) -> bool:
@@ -36,6 +45,15 @@ def extent(count: int, stride: int, size: int = 1) -> int:
     (5, 7)
     """
     return (count - 1) * stride + size
+
+
+def span(size: int, dilation: int = 1) -> int:
+    """Input cells from the first to the last of ``size`` window cells ``dilation`` apart.
+
+    >>> span(3), span(3, 2), span(1, 5)
+    (3, 5, 1)
+    """
+    return (size - 1) * dilation + 1
 
 
 def _per_axis(name: str, value: Any, ndim: int, shape: tuple[int, ...]) -> tuple:
@@ -52,11 +70,12 @@ def _per_axis(name: str, value: Any, ndim: int, shape: tuple[int, ...]) -> tuple
     return value
 
 
-def _check_ints(name: str, value: Any, accepted: str, minimum: int, allow_minus_one: bool = False) -> None:
+def _check_ints(name: str, value: Any, accepted: str, minimum: int | None, allow_minus_one: bool = False) -> None:
+    """Raise unless ``value`` is an int or a tuple/list of ints (each ``>= minimum`` unless that is None)."""
     entries = (value,) if is_int(value) else value
     if not isinstance(entries, (tuple, list)) or not all(is_int(v) for v in entries):
         raise TypeError(f"`{name}` must be {accepted}; got {value!r} of type {type(value).__name__}.")
-    if any(v < minimum and not (allow_minus_one and v == -1) for v in entries):
+    if minimum is not None and any(v < minimum and not (allow_minus_one and v == -1) for v in entries):
         extra = " or -1 (whole axis)" if allow_minus_one else ""
         raise ValueError(f"`{name}` entries must be >= {minimum}{extra}; got {name}={value!r}.")
 
@@ -68,6 +87,19 @@ def check_kernel_size(kernel_size: Any) -> None:
 
 def check_strides(strides: Any) -> None:
     _check_ints("strides", strides, "a positive int or a tuple/list of positive ints", 1)
+
+
+def check_dilation(dilation: Any) -> None:
+    """Type and range check at construction time (the number of entries is checked against the input later)."""
+    accepted = "a positive int or a tuple/list of positive ints, one per axis (1 = contiguous window cells)"
+    _check_ints("dilation", dilation, accepted, minimum=None)  # types only; the range is checked below
+    entries = (dilation,) if is_int(dilation) else dilation
+    if any(d < 1 for d in entries):
+        raise ValueError(
+            f"`dilation` entries must be >= 1 (window cell j sits j * dilation cells after the window's first "
+            f"cell); got dilation={dilation!r}. Use 1 for contiguous windows, e.g. dilation=2 to read every "
+            f"other cell."
+        )
 
 
 _PAD_WORDS = ("same", "valid")
@@ -112,9 +144,9 @@ def check_padding(padding: Any) -> None:
         )
 
 
-def _resolve_pad(entry: Any, k: int) -> tuple[int, int]:
-    if isinstance(entry, str):
-        return ((k - 1) // 2, k // 2) if entry.lower() == "same" else (0, 0)
+def _resolve_pad(entry: Any, k: int, d: int = 1) -> tuple[int, int]:
+    if isinstance(entry, str):  # 'same': the anchor cell over the input cell of the same index
+        return ((k - 1) // 2 * d, (k - 1) * d - (k - 1) // 2 * d) if entry.lower() == "same" else (0, 0)
     if is_int(entry):
         return (int(entry), int(entry))
     lo, hi = entry
@@ -126,12 +158,18 @@ class Layout:
     """Where windows sit in a source array.
 
     Window ``o`` (an index into ``out_shape``) starts at ``origin + o * strides``;
-    its cell ``j`` is at ``origin + o * strides + j``.
+    its cell ``j`` is at ``origin + o * strides + j * dilation``. ``dilation``
+    defaults to 1 on every axis (contiguous windows).
     """
 
     origin: tuple[int, ...]
     out_shape: tuple[int, ...]
     strides: tuple[int, ...]
+    dilation: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.dilation is None:
+            object.__setattr__(self, "dilation", (1,) * len(self.origin))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,22 +180,37 @@ class Geometry:
     kernel: tuple[int, ...]
     strides: tuple[int, ...]
     padding: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...] | None = None  # None: 1 on every axis
+
+    def __post_init__(self):
+        if self.dilation is None:
+            object.__setattr__(self, "dilation", (1,) * len(self.shape))
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
 
     @property
+    def spans(self) -> tuple[int, ...]:
+        """Input cells from a window's first cell to its last, per axis: ``(k - 1) * d + 1``."""
+        return tuple(span(k, d) for k, d in zip(self.kernel, self.dilation))
+
+    @property
     def out_shape(self) -> tuple[int, ...]:
         return tuple(
-            (n + lo + hi - k) // s + 1
-            for n, k, s, (lo, hi) in zip(self.shape, self.kernel, self.strides, self.padding)
+            (n + lo + hi - w) // s + 1
+            for n, w, s, (lo, hi) in zip(self.shape, self.spans, self.strides, self.padding)
         )
 
     @property
     def center(self) -> tuple[int, ...]:
-        """Index of the anchor cell inside a window, per axis: ``(k - 1) // 2``."""
+        """Index of the anchor cell inside a window, per axis: ``(k - 1) // 2`` (in window cells)."""
         return tuple((k - 1) // 2 for k in self.kernel)
+
+    @property
+    def anchor_shift(self) -> tuple[int, ...]:
+        """Input cells from a window's first cell to its anchor, per axis: ``center * dilation``."""
+        return tuple(c * d for c, d in zip(self.center, self.dilation))
 
     @property
     def state_padding(self) -> tuple[tuple[int, int], ...]:
@@ -176,17 +229,17 @@ class Geometry:
     @property
     def first_anchor(self) -> tuple[int, ...]:
         """State coordinate of the first window's anchor cell, per axis."""
-        return tuple(o + c for o, c in zip(self.origin, self.center))
+        return tuple(o + c for o, c in zip(self.origin, self.anchor_shift))
 
     @property
     def layout(self) -> Layout:
         """The windows' layout in the state."""
-        return Layout(self.origin, self.out_shape, self.strides)
+        return Layout(self.origin, self.out_shape, self.strides, self.dilation)
 
     def anchors(self, axis: int) -> np.ndarray:
         """Input coordinate of the anchor of every window along ``axis`` (may be < 0 or >= n)."""
         lo = self.padding[axis][0]
-        return self.strides[axis] * np.arange(self.out_shape[axis]) - lo + self.center[axis]
+        return self.strides[axis] * np.arange(self.out_shape[axis]) - lo + self.anchor_shift[axis]
 
     def patch_cells(self, axis: int, relative: bool) -> tuple[int, ...]:
         """Window cell read by each patch index along ``axis``.
@@ -198,12 +251,15 @@ class Geometry:
         return tuple((t + c) % k if relative else t for t in range(k))
 
 
-def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, padding: Any) -> Geometry:
+def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, padding: Any, dilation: Any = 1) -> Geometry:
     """Resolve the user's arguments against an input shape.
 
     >>> g = resolve_geometry((5,), 3, 2, "same")
     >>> g.out_shape, g.padding, g.anchors(0).tolist()
     ((3,), ((1, 1),), [0, 2, 4])
+    >>> g = resolve_geometry((7,), 3, 1, "same", dilation=2)  # cells 2 apart: x[o-2], x[o], x[o+2]
+    >>> g.out_shape, g.padding, g.anchors(0).tolist()
+    ((7,), ((2, 2),), [0, 1, 2, 3, 4, 5, 6])
     """
     shape = tuple(int(n) for n in shape)
     ndim = len(shape)
@@ -225,16 +281,19 @@ def resolve_geometry(shape: Sequence[int], kernel_size: Any, strides: Any, paddi
             )
         kernel.append(k)
     strides = tuple(int(s) for s in _per_axis("strides", strides, ndim, shape))
+    dilation = tuple(int(d) for d in _per_axis("dilation", dilation, ndim, shape))
     if isinstance(padding, str) or is_int(padding):
         entries = (padding,) * ndim
     else:
         entries = _per_axis("padding", padding, ndim, shape)
-    pads = tuple(_resolve_pad(e, k) for e, k in zip(entries, kernel))
-    geometry = Geometry(shape, tuple(kernel), strides, pads)
+    pads = tuple(_resolve_pad(e, k, d) for e, k, d in zip(entries, kernel, dilation))
+    geometry = Geometry(shape, tuple(kernel), strides, pads, dilation)
     if any(o < 1 for o in geometry.out_shape):
+        dilated = "" if set(dilation) == {1} else f", dilation {dilation} (windows spanning {geometry.spans} cells)"
+        need = "kernel size" if not dilated else "(kernel size - 1) * dilation + 1"
         raise ValueError(
-            f"no window fits: input shape {shape}, kernel_size {tuple(kernel)}, strides {strides} and "
+            f"no window fits: input shape {shape}, kernel_size {tuple(kernel)}, strides {strides}{dilated} and "
             f"padding {pads} give output shape {geometry.out_shape}. Every axis needs "
-            f"n + lo + hi >= kernel size; use less cropping or a smaller kernel."
+            f"n + lo + hi >= {need}; use less cropping or a smaller kernel{' or dilation' if dilated else ''}."
         )
     return geometry

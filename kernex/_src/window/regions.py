@@ -109,7 +109,7 @@ def _anchor_hits(geometry: Geometry, axis: int, selected: Progression) -> Progre
     if selected.count == 0:
         return Progression(0, 1, 0)
     s = geometry.strides[axis]
-    b = geometry.center[axis] - geometry.padding[axis][0]
+    b = geometry.anchor_shift[axis] - geometry.padding[axis][0]  # anchor of window 0 (dilated centre)
     lo = max(0, -((b - selected.first) // s))  # ceil((first - b) / s)
     hi = min(geometry.out_shape[axis] - 1, (selected.last - b) // s)
     period = selected.step // math.gcd(s, selected.step)
