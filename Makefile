@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
-# the property tests at their full example counts (make test runs a quarter of them)
+# the property tests at their full example counts (make test runs 15% of them) and the tests marked `long`
 test-long: $(STAMP)
-	KERNEX_PROPERTY_SCALE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+	KERNEX_LONG=1 KERNEX_PROPERTY_SCALE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m demo

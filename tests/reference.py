@@ -41,7 +41,7 @@ def mat(*shape):
 
 #: ``make test`` runs the property tests at this fraction of their example counts (at least
 #: :data:`MIN_EXAMPLES` each); ``make test-long`` sets ``KERNEX_PROPERTY_SCALE=1`` (or more).
-PROPERTY_SCALE = float(os.environ.get("KERNEX_PROPERTY_SCALE", "0.25"))
+PROPERTY_SCALE = float(os.environ.get("KERNEX_PROPERTY_SCALE", "0.15"))
 MIN_EXAMPLES = 4
 
 

@@ -260,7 +260,7 @@ WEIGHT_KINDS = ["box", "box-scaled", "gauss", "rank1-signed", "dense"]
 CORRELATION_PADDINGS = ["same", ((-1, 2), (4, 0))]
 
 
-@pytest.mark.parametrize("strides", [1, (3, 2)], ids=["s1", "s32"])
+@pytest.mark.parametrize("strides", [1, pytest.param((3, 2), marks=pytest.mark.long)], ids=["s1", "s32"])
 @pytest.mark.parametrize("padding", CORRELATION_PADDINGS, ids=str)
 @pytest.mark.parametrize("kind", WEIGHT_KINDS)
 @pytest.mark.parametrize("size", SIZES)

@@ -313,9 +313,10 @@ def assert_close(got, expected):
         np.testing.assert_array_equal(got, expected)
 
 
-@pytest.fixture(params=["default-limit", "limit-2"])
+@pytest.fixture(params=["default-limit", pytest.param("limit-2", marks=pytest.mark.long)])
 def unroll_limit(request, monkeypatch):
-    """Run with the default UNROLL_LIMIT, and with 2 so that every large-window path is taken."""
+    """Run with the default UNROLL_LIMIT, and with 2 so that every large-window path is taken
+    (``make test-long``; the large-window paths also have their own tests in ``test_large_windows.py``)."""
     if request.param == "limit-2":
         monkeypatch.setattr(config, "UNROLL_LIMIT", 2)
     return config.UNROLL_LIMIT
