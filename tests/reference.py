@@ -612,3 +612,14 @@ def kscan_functions(kernel, relative, dtype):
         "mixed": lambda v, w, b=0: jnp.sort(v.ravel())[-1] - v[mid],
         "mean": lambda v, w, b=0: jnp.mean(v),
     }
+
+
+def upwind_reference(nt, nx, tmax, xmax, c):
+    """The seed's linear convection (upwind scheme) as a NumPy float64 double loop: rows are time."""
+    dt, dx = tmax / (nt - 1), xmax / (nx - 1)
+    u = np.ones([nt, nx])
+    u[0, int((nx - 1) / 4) + 1 : int((nx - 1) / 2)] = 2
+    for n in range(1, nt):
+        for i in range(1, nx - 1):
+            u[n, i] = u[n - 1, i] - c * dt / dx * (u[n - 1, i] - u[n - 1, i - 1])
+    return u

@@ -952,3 +952,15 @@ def test_by_index_functions_run_only_on_their_windows():
     assert np.isfinite(np.asarray(g)).all()
     logs = [e for e in jaxpr_equations(jax.make_jaxpr(F)(x)) if e.primitive.name == "log"]
     assert [e.outvars[0].aval.shape for e in logs] == [(2, 3)]
+
+
+def test_by_index_functions_with_finite_derivatives_are_masked_on_every_window():
+    """The seed's F[0] = x**2; F[1:] = x**3 is one fused select (no pieces placed), as jnp.where by hand."""
+    F = kmap(kernel_size=1)
+    F[0] = lambda v: v[0] ** 2
+    F[1:] = lambda v: v[0] ** 3
+    x = jnp.arange(1.0, 6.0)
+    names = {e.primitive.name for e in jaxpr_equations(jax.make_jaxpr(F)(x))}
+    assert "select_n" in names and not names & {"pad", "dynamic_update_slice", "scatter"}
+    assert F(x).tolist() == [1.0, 8.0, 27.0, 64.0, 125.0]
+    np.testing.assert_allclose(jax.grad(lambda x: F(x).sum())(x), [2.0, 12.0, 27.0, 48.0, 75.0])

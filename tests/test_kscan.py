@@ -24,6 +24,7 @@ from reference import (
     property_settings,
     random_array,
     resolve,
+    upwind_reference,
 )
 
 from demo.stencils import linear_convection
@@ -81,13 +82,11 @@ DECORATED_CASES = [
     ),
 ]
 
-
 @case_table("kw, f, x, expected", DECORATED_CASES)
 def test_decorated_cases(kw, f, x, expected):
     """Exact values of the decorator form; later windows see earlier writes and the result has the input
     dtype (docs/semantics.md, "kscan" and "Output")."""
     check(kscan(**kw)(f)(x), expected, x.dtype)
-
 
 @pytest.mark.parametrize(
     "x, expected", [(mat(5), [1, 2, 3, 4, 3]), (mat(5).astype(float), [1.0, 2.0, 3.0, 4.0, 3.0])], ids=["int", "float"]
@@ -95,12 +94,10 @@ def test_decorated_cases(kw, f, x, expected):
 def test_mean_is_cast_to_input_dtype(x, expected):
     check(kscan(kernel_size=(3,), padding="same")(jnp.mean)(x), expected, x.dtype)
 
-
 def test_extra_args_are_passed_to_every_window():
     h = kscan(kernel_size=(3,), padding="same", relative=True)(lambda v, a: v[-1] * a + v[0])
     check(h(mat(5), 2), [1, 4, 11, 26, 57], jnp.int32)
     check(h(mat(5), a=2), [1, 4, 11, 26, 57], jnp.int32)
-
 
 def test_jit_vmap_grad():
     h = kscan(kernel_size=(3,), padding="same", relative=True)(lambda v: v[-1] + v[0])
@@ -108,7 +105,6 @@ def test_jit_vmap_grad():
     check(jax.jit(h)(mat(5)), [1, 3, 6, 10, 15])
     check(jax.vmap(h)(jnp.stack([mat(5), 2 * mat(5)])), [[1, 3, 6, 10, 15], [2, 6, 12, 20, 30]])
     check(jax.grad(lambda a: h(a).sum())(jnp.arange(1.0, 6.0)), [5, 4, 3, 2, 1])
-
 
 BY_INDEX_CASES = [
     # id, kscan kwargs, [(index, f), ...], input, expected
@@ -149,7 +145,6 @@ BY_INDEX_CASES = [
     ),
 ]
 
-
 @case_table("kw, assignments, x, expected", BY_INDEX_CASES)
 def test_by_index_cases(kw, assignments, x, expected):
     """Unmatched anchors and anchors in the padding get no function and keep their value; the result has
@@ -158,7 +153,6 @@ def test_by_index_cases(kw, assignments, x, expected):
     check(F(x), expected, x.dtype)
     check(F(x), expected, x.dtype)  # calls are pure
 
-
 def test_non_scalar_output_is_an_error():
     with pytest.raises((ValueError, TypeError), match="scalar"):
         kscan(kernel_size=(3,), padding="same")(lambda v: v)(mat(5))
@@ -166,21 +160,8 @@ def test_non_scalar_output_is_an_error():
     with pytest.raises((ValueError, TypeError)):
         F(mat(5))
 
-
 # ----------------------------------------------------------------------------- seed linear convection
 # ``demo.stencils.linear_convection`` is the seed's kscan code verbatim (rows = time n, columns = space i).
-
-
-def fdm(nt, nx, tmax, xmax, c):
-    """Plain NumPy double loop of the same upwind scheme."""
-    dt, dx = tmax / (nt - 1), xmax / (nx - 1)
-    u = np.ones([nt, nx])
-    u[0, int((nx - 1) / 4) + 1 : int((nx - 1) / 2)] = 2
-    for n in range(1, nt):
-        for i in range(1, nx - 1):
-            u[n, i] = u[n - 1, i] - c * dt / dx * (u[n - 1, i] - u[n - 1, i - 1])
-    return u
-
 
 def test_linear_convection_tiny_table():
     expected = [
@@ -191,16 +172,14 @@ def test_linear_convection_tiny_table():
     ]
     check(linear_convection(4, 9, 1.5, 2.0, 0.25), expected, jnp.float32)
 
-
 def test_seed_linear_convection():
     result = linear_convection(151, 51, 0.5, 2.0, 0.5)
     assert result.shape == (151, 51) and result.dtype == jnp.float32
     row0 = np.ones(51)
     row0[13:25] = 2
     check(result[0], row0)
-    np.testing.assert_allclose(np.asarray(result), fdm(151, 51, 0.5, 2.0, 0.5), atol=1e-3)
+    np.testing.assert_allclose(np.asarray(result), upwind_reference(151, 51, 0.5, 2.0, 0.5), atol=1e-3)
     np.testing.assert_allclose(float(result[-1].sum()), 63.0, rtol=1e-5)
-
 
 def test_runge_kutta_example():
     """RK4 with functions by index, the first cell set to y(0): dy/dt = y, y(0) = 1 on t = linspace(0, 1, 5)."""
@@ -225,9 +204,7 @@ def test_runge_kutta_example():
     np.testing.assert_allclose(np.asarray(out[0]), [1.0, 1.284017, 1.6486995, 2.1169581, 2.7182102], atol=1e-4)
     check(jax.jit(F)(x), np.asarray(out))
 
-
 # ----------------------------------------------------------------------------- transformations, purity, inputs
-
 
 def test_kernel_object_jit_grad_vmap_wrt_array_and_args():
     """kscan under JAX transformations (docs/semantics.md, end of "What the function receives"): jit(K),
@@ -239,7 +216,6 @@ def test_kernel_object_jit_grad_vmap_wrt_array_and_args():
     reference = functools.partial(kscan_reference, fns=assignments, **kw)
     check_transformations(F, reference, jnp.linspace(-1.0, 1.0, 6), jnp.float32(0.7), 1.3)
 
-
 def test_pure_across_shapes_and_numpy_input():
     g = kscan(kernel_size=(3, -1), padding=("same", 0))(lambda v: v.max() - v.min())
     a, b = mat(4, 3), mat(6, 5) * 2
@@ -250,7 +226,6 @@ def test_pure_across_shapes_and_numpy_input():
     check(g(b), kscan_reference(b, lambda v: v.max() - v.min(), kernel_size=(3, -1), padding=("same", 0)))
     F = by_index(kscan, [(slice(1, None), lambda v: v[0] * 2)], kernel_size=(1,))
     check(F(np.arange(1, 5)), [1, 4, 6, 8])
-
 
 @pytest.mark.parametrize(
     "thunk, exc, match",
@@ -268,7 +243,6 @@ def test_errors(thunk, exc, match):
     with pytest.raises(exc, match=match):
         thunk()
 
-
 def test_errors_name_the_window_function_and_repr_shows_the_schedule():
     def two_values(v):
         return v[0], v[1]
@@ -279,9 +253,7 @@ def test_errors_name_the_window_function_and_repr_shows_the_schedule():
         "kscan(kernel_size=3, strides=1, padding=0, relative=False, named_axis=None, schedule='sequential')"
     )
 
-
 # ----------------------------------------------------------------------------- property tests
-
 
 def _setup(case, relative, dtype, seed):
     kernel, _, _, _ = resolve(case["shape"], case["kernel_size"], case["strides"], case["padding"])
@@ -291,14 +263,12 @@ def _setup(case, relative, dtype, seed):
     b = 0.25 if np.dtype(dtype).kind == "f" else 1
     return kernel, x, w, b, kw
 
-
 def _compare(got, expected):
     assert got.shape == expected.shape and got.dtype == expected.dtype, (got.shape, got.dtype, expected.dtype)
     if np.dtype(expected.dtype).kind == "f":
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-5)
     else:
         np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
-
 
 @st.composite
 def scan_functions(draw, shape, pool):
@@ -307,14 +277,12 @@ def scan_functions(draw, shape, pool):
         return draw(st.sampled_from(pool))
     return [(draw(indices(shape)), draw(st.sampled_from(pool))) for _ in range(draw(st.integers(1, 3)))]
 
-
 def _build(spec, pool, kw):
     """``(kernex callable, reference fns)`` from a drawn spec."""
     if isinstance(spec, str):
         return kscan(**kw)(pool[spec]), pool[spec]
     assignments = [(index, pool[name]) for index, name in spec]
     return by_index(kscan, assignments, **kw), assignments
-
 
 @given(
     case=geometries(),
@@ -332,7 +300,6 @@ def test_property_matches_sequential_reference(case, relative, dtype, seed, use_
     apply, fns = _build(data.draw(scan_functions(case["shape"], sorted(pool))), pool, kw)
     got = (jax.jit(apply) if use_jit else apply)(x, w, b=b)
     _compare(got, kscan_reference(x, fns, **kw, args=(w,), kwargs={"b": b}))
-
 
 @given(case=geometries(), relative=st.booleans(), seed=st.integers(0, 2**31 - 1), data=st.data())
 @property_settings(25)
@@ -353,7 +320,6 @@ def test_property_gradients_match_sequential_reference(case, relative, seed, dat
     for g, e in zip(got, expected):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-4)
 
-
 @given(data=named_cases(), relative=st.booleans(), seed=st.integers(0, 2**31 - 1))
 @property_settings(30)
 def test_property_named_axis_matches_sequential_reference(data, relative, seed):
@@ -362,7 +328,6 @@ def test_property_named_axis_matches_sequential_reference(data, relative, seed):
     kw = dict(kernel_size=case["kernel_size"], strides=case["strides"], padding=case["padding"], relative=relative)
     _compare(kscan(**kw, named_axis=named_axis)(f)(x), kscan_reference(x, f, **kw, named_axis=named_axis))
 
-
 # ----------------------------------------------------------------------------- schedules x ranks x window sizes
 # Every schedule on small (3 per axis) and large windows (over ``config.UNROLL_LIMIT`` cells: the box plans,
 # which need regions) for a plain sum and functions only the vmap fallback evaluates (sort, lax.cond, argmin),
@@ -370,7 +335,6 @@ def test_property_named_axis_matches_sequential_reference(data, relative, seed):
 
 # rank: (input shape for small windows, large window, input shape for it); a window must fit in the input
 SCHEDULE_SHAPES = {1: ((6,), 300, (301,)), 2: ((4, 5), 17, (17, 18)), 3: ((3, 3, 4), 7, (7, 7, 8))}
-
 
 # name: (window function, the same in NumPy for the reference); all contractive, so rounding stays small
 SCHEDULE_FUNCTIONS = {
@@ -386,7 +350,6 @@ SCHEDULE_FUNCTIONS = {
     ),
 }
 
-
 def _plan_of(F, x):
     """The plan kscan chooses for ``F(x)``, found by tracing (nothing is compiled)."""
     chosen = []
@@ -399,7 +362,6 @@ def _plan_of(F, x):
         patch.setattr(kscan_lowering, "choose_plan", choose)
         jax.eval_shape(F, x)
     return chosen[0]
-
 
 def _check_schedules(fn, kw, x, expected, refused):
     """Every schedule name is refused (those in ``refused``) or matches ``expected``; a name whose plan
@@ -421,7 +383,6 @@ def _check_schedules(fn, kw, x, expected, refused):
         checked.add(plan)
     assert {p.kind for p in checked} == {"block", "wavefront"}
 
-
 @pytest.mark.parametrize("name", SCHEDULE_FUNCTIONS)
 @pytest.mark.parametrize("size", ["small", "large"])
 @pytest.mark.parametrize("rank", [1, 2, 3])
@@ -435,7 +396,6 @@ def test_every_schedule_every_rank_small_and_large_windows(rank, size, name):
     refused = {"parallel"} | ({"rows"} if rank > 1 else set())  # every window reads earlier anchors of its row
     _check_schedules(fn, kw, x, expected, refused)
 
-
 @pytest.mark.parametrize("rank, name", [(1, "sort"), (2, "sum"), (3, "sort")])
 def test_windows_that_miss_each_others_anchors_run_every_schedule(rank, name):
     """Strides of 3 on 3-cell windows: no window reads another's anchor, so 'parallel' and 'rows' run too."""
@@ -445,10 +405,8 @@ def test_windows_that_miss_each_others_anchors_run_every_schedule(rank, name):
     expected = kscan_reference(x, np_fn, **kw)
     _check_schedules(fn, kw, x, expected, refused=set())
 
-
 def _schedule_grads(F, x, ct):
     return jax.jit(jax.grad(lambda x: jnp.sum(F(x) * ct)))(x)
-
 
 @pytest.mark.parametrize("name", ["sort", "cond"])
 def test_every_schedule_gradients_match_the_sequential_model(name):
@@ -460,7 +418,6 @@ def test_every_schedule_gradients_match_the_sequential_model(name):
     for schedule in ["sequential", "wavefront"]:  # ('auto' is 'sequential' here: see _check_schedules)
         got = _schedule_grads(kscan(schedule=schedule, **kw)(fn), x, ct)
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6, err_msg=schedule)
-
 
 def test_large_window_gradients_agree_across_schedules():
     """17x17 windows: the block schedule's box plans (regions) and the wavefront's gathered boxes, same gradient."""

@@ -32,6 +32,7 @@ from reference import (
     property_settings,
     random_array,
     resolve,
+    upwind_reference,
 )
 
 import kernex
@@ -73,15 +74,6 @@ def test_x64_stays_inside_the_tests():
 # ----------------------------------------------------------------------------- the seed's linear convection
 
 
-def _upwind(nt, nx, tmax, xmax, c):
-    """The seed's upwind scheme as a NumPy float64 double loop."""
-    dt, dx = tmax / (nt - 1), xmax / (nx - 1)
-    u = np.ones([nt, nx])
-    u[0, int((nx - 1) / 4) + 1 : int((nx - 1) / 2)] = 2
-    for n in range(1, nt):
-        for i in range(1, nx - 1):
-            u[n, i] = u[n - 1, i] - c * dt / dx * (u[n - 1, i] - u[n - 1, i - 1])
-    return u
 
 
 @pytest.mark.parametrize("schedule", ["auto", "rows", "sequential", "wavefront"])
@@ -91,7 +83,7 @@ def test_seed_linear_convection_in_float64(schedule):
     with x64():
         F = convection_kernel(12, 17, 0.5, 2.0, 0.5, schedule)
         x = jnp.ones((12, 17), jnp.float64)
-        expected = _upwind(12, 17, 0.5, 2.0, 0.5)
+        expected = upwind_reference(12, 17, 0.5, 2.0, 0.5)
         _compare(F(x), expected)
         _compare(jax.jit(F)(x), expected)
 

@@ -6,10 +6,11 @@ the strided shifted slice ``state[origin + j :: strides]`` of the padded input.
 A Laplacian becomes five slices and four adds over whole arrays, which XLA fuses
 into one loop; there is no gather and no ``out_shape + kernel`` tensor unless
 the function needs the whole window at once (then that primitive alone is
-``vmap``-ed over a materialised patch). A function assigned by index runs only
-on the windows of its region (a sub-lattice: ``region_layout``) and its piece is
-written into the output in assignment order (``place``: an update slice, or for
-strided regions a spread piece selected by an ``iota`` mask).
+``vmap``-ed over a materialised patch). Functions assigned by index are combined
+in assignment order with ``iota`` masks; one whose derivative may be infinite
+(not only :data:`FINITE_DERIVATIVE` primitives) runs only on the windows of its
+region (a sub-lattice: ``region_layout``) and its piece is written into the
+output (``place``), so its derivative elsewhere cannot turn a gradient into NaN.
 """
 
 from __future__ import annotations
@@ -75,6 +76,33 @@ def place(result: jax.Array, piece: jax.Array, region, out_shape) -> jax.Array:
     return jnp.where(_mask_array(region, out_shape, piece.ndim - len(region)), spread, result)
 
 
+# primitives whose derivative is finite wherever their inputs are (overflow aside): a function built
+# only from these may run on every window and be selected with a mask (XLA fuses that best), since a
+# zero cotangent times a finite derivative is zero. Anything else (sqrt, log, div, pow, custom
+# derivatives, ...) runs only on the windows of its region.
+FINITE_DERIVATIVE = frozenset({
+    "add", "sub", "mul", "neg", "integer_pow", "square", "abs", "sign", "max", "min", "select_n", "clamp",
+    "sin", "cos", "tanh", "logistic", "exp", "exp2", "floor", "ceil", "round", "convert_element_type",
+    "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "xor", "reduce_sum", "reduce_max", "reduce_min",
+    "reduce_prod", "reduce_and", "reduce_or", "argmax", "argmin", "dot_general", "slice", "squeeze",
+    "reshape", "broadcast_in_dim", "transpose", "rev", "concatenate", "pad", "dynamic_slice", "gather",
+    "iota", "copy", "copy_p", "stop_gradient", "real", "imag", "conj", "complex", "cumsum", "cummax", "cummin",
+    "split", "pjit", "jit", "closed_call", "remat", "checkpoint", "expand_dims", "sort",
+})
+
+
+def _finite_derivative(jaxpr) -> bool:
+    """True if every equation (inner jaxprs included) is in :data:`FINITE_DERIVATIVE`."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name not in FINITE_DERIVATIVE:
+            return False
+        for param in eqn.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns") and not _finite_derivative(inner):
+                return False
+    return True
+
+
 def _covers_everything(region, out_shape) -> bool:
     return region is None or all(p.first == 0 and p.step == 1 and p.count == n for p, n in zip(region, out_shape))
 
@@ -103,7 +131,8 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
         if region is not None and any(p.count == 0 for p in region):
             continue
         whole = _covers_everything(region, out_shape)
-        ctx = SliceContext(geometry.layout if whole else region_layout(geometry.layout, region), config.UNROLL_LIMIT)
+        everywhere = whole or _finite_derivative(closed.jaxpr)  # masked on every window, or on its region only
+        ctx = SliceContext(geometry.layout if everywhere else region_layout(geometry.layout, region), config.UNROLL_LIMIT)
         values = evaluate(closed.jaxpr, closed.consts, patches, ctx)
         for i, (value, shape, dtype) in enumerate(zip(values, shapes, dtypes)):
             piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
@@ -112,6 +141,9 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
                 continue
             if results[i] is None:
                 results[i] = jnp.zeros(out_shape + tuple(shape), dtype)
-            results[i] = place(results[i], piece, region, out_shape)
+            if everywhere:
+                results[i] = jnp.where(_mask_array(region, out_shape, len(shape)), piece, results[i])
+            else:
+                results[i] = place(results[i], piece, region, out_shape)
     results = [jnp.zeros(out_shape + tuple(shape), dtype) if r is None else r for r, shape, dtype in zip(results, shapes, dtypes)]
     return tree.unflatten(results)
