@@ -25,7 +25,7 @@ from jax import lax
 from kernex._src import config
 from kernex._src.interp.context import SliceContext
 from kernex._src.interp.evaluate import evaluate
-from kernex._src.interp.values import window_grid
+from kernex._src.interp.values import Uniform, window_grid
 from kernex._src.lower.trace import patch_spec, trace_tree_branches
 from kernex._src.window.boundary import Boundary, pad_state
 from kernex._src.window.geometry import Geometry, Layout
@@ -126,19 +126,33 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
     patches = [window_grid(pad_state(field, geometry, boundary), geometry, relative) for field in jax.tree_util.tree_leaves(x)]
     out_shape = tuple(geometry.out_shape)
     results: list = [None] * len(shapes)
+    # per output leaf, the scalar every position holds while the result so far is one constant
+    # (None otherwise): a box region then becomes `lax.pad(piece, constant)`, the hand-written
+    # `jnp.pad(update(interior), 1)` of the seed's `F[...] = bc; F[1:-1, 1:-1] = update`
+    constant: list = [None] * len(shapes)  # set by an everywhere assignment of a constant
     for closed, branch in zip(jaxprs, branches):
         region = branch.region
         if region is not None and any(p.count == 0 for p in region):
             continue
         whole = _covers_everything(region, out_shape)
-        everywhere = whole or _finite_derivative(closed.jaxpr)  # masked on every window, or on its region only
+        padded = not whole and all(c is not None for c in constant) and all(p.step == 1 or p.count == 1 for p in region)
+        everywhere = whole or (not padded and _finite_derivative(closed.jaxpr))  # else on its region only
         ctx = SliceContext(geometry.layout if everywhere else region_layout(geometry.layout, region), config.UNROLL_LIMIT)
         values = evaluate(closed.jaxpr, closed.consts, patches, ctx)
         for i, (value, shape, dtype) in enumerate(zip(values, shapes, dtypes)):
+            if whole:
+                uniform = isinstance(value, Uniform) and value.shape == ()
+                constant[i] = jnp.asarray(value.value, dtype) if uniform else None
             piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
             if whole:
                 results[i] = piece
                 continue
+            if padded:
+                widths = [(p.first, n - p.first - p.count, 0) for p, n in zip(region, out_shape)]
+                results[i] = lax.pad(piece, jnp.asarray(constant[i], dtype), widths + [(0, 0, 0)] * len(shape))
+                constant[i] = None
+                continue
+            constant[i] = None
             if results[i] is None:
                 results[i] = jnp.zeros(out_shape + tuple(shape), dtype)
             if everywhere:
