@@ -115,11 +115,12 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
     patches. The result has the structure of the functions' outputs, each leaf
     shaped ``out_shape + leaf_shape``.
 
-    A function assigned by index runs only on the windows its region selects (a
-    sub-lattice of the windows: strided slices again), and its results are placed into
-    the output in assignment order, so the latest assignment wins and positions no
-    function owns are zero. A function never sees windows outside its region, so its
-    derivative there (``sqrt`` at 0, say) cannot turn the gradient into NaN.
+    Functions assigned by index are combined in assignment order, so the latest
+    assignment wins and positions no function owns are zero: one with finite
+    derivatives runs on every window and is selected with a mask; any other runs
+    only on the windows its region selects (a sub-lattice: strided slices again) and
+    is placed, so its derivative elsewhere (``sqrt`` at 0, say) cannot turn the
+    gradient into NaN; after an everywhere constant, a box region is padded with it.
     """
     spec = patch_spec(x, geometry)
     jaxprs, tree, shapes, dtypes = trace_tree_branches(branches, spec, args, kwargs, "kmap")
@@ -140,16 +141,15 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
         ctx = SliceContext(geometry.layout if everywhere else region_layout(geometry.layout, region), config.UNROLL_LIMIT)
         values = evaluate(closed.jaxpr, closed.consts, patches, ctx)
         for i, (value, shape, dtype) in enumerate(zip(values, shapes, dtypes)):
+            piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
             if whole:
                 uniform = isinstance(value, Uniform) and value.shape == ()
                 constant[i] = jnp.asarray(value.value, dtype) if uniform else None
-            piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
-            if whole:
                 results[i] = piece
                 continue
             if padded:
                 widths = [(p.first, n - p.first - p.count, 0) for p, n in zip(region, out_shape)]
-                results[i] = lax.pad(piece, jnp.asarray(constant[i], dtype), widths + [(0, 0, 0)] * len(shape))
+                results[i] = lax.pad(piece, constant[i], widths + [(0, 0, 0)] * len(shape))
                 constant[i] = None
                 continue
             constant[i] = None
