@@ -333,26 +333,50 @@ def kmap_reference_vectorized(x, fn, *, args=(), kwargs=None, **kernel_args):
     return out.reshape(out_shape + out.shape[1:])
 
 
-def kscan_reference(x, fns, *, args=(), kwargs=None, xp=np, **kernel_args):
+def _stored(c: int, n: int, lo_width: int, modes) -> int:
+    """Where kscan stores state coordinate ``c`` of an axis (input coordinates, the input at
+    ``lo_width ..``): a constant side's cells are stored; an index-mapping side reads its image."""
+    mode = modes[0] if c < 0 else modes[1]
+    if 0 <= c < n or mode == "constant":
+        return c + lo_width
+    return _image(c, n, mode) + lo_width
+
+
+def kscan_reference(x, fns, *, args=(), kwargs=None, xp=np, boundary="constant", fill_value=0, **kernel_args):
     """``kscan(**kernel_args)`` by the literal sequential model of docs/semantics.md, 'kscan'.
 
-    State = input zero-extended by ``(max(lo,0), max(hi,0))``; positions in
-    row-major order; read the window from the current state, call the
-    function, cast to the input dtype, write into the anchor cell, record.
-    No function at an anchor: the cell keeps (and records) its current value.
+    State = input extended by ``(max(lo,0), max(hi,0))`` on its ``'constant'`` sides
+    (``fill_value``, axis by axis); positions in row-major order; read the window
+    from the current state (a cell beyond an index-mapping side is its image cell,
+    read now), call the function, cast to the input dtype, write into the anchor
+    cell, record. No function at an anchor: the cell keeps (and records) its value.
     ``fns`` as for :func:`kmap_reference`.
     """
     kwargs = kwargs or {}
     x, pads, out_shape, positions, pick, view = _prepare(x, fns, xp, **kernel_args)
     dtype = x.dtype
-    extend = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
-    state = xp.pad(x, extend)
+    modes = _sides(boundary, x.ndim, lambda v: isinstance(v, str))
+    fills = _sides(fill_value, x.ndim, lambda v: np.ndim(v) == 0 and not isinstance(v, (tuple, list)))
+    stored = [
+        tuple(max(w, 0) if m == "constant" else 0 for w, m in zip(pair, side)) for pair, side in zip(pads, modes)
+    ]
+    state = x
+    for axis, ((lo, hi), (flo, fhi)) in enumerate(zip(stored, fills)):
+        for width, side, fill in ((lo, 0, flo), (hi, 1, fhi)):
+            widths = [(0, 0)] * x.ndim
+            widths[axis] = (width, 0) if side == 0 else (0, width)
+            state = xp.pad(state, widths, constant_values=xp.asarray(fill, dtype))
     if xp is np:
         state = state.copy()
     values = []
     for _, coords, anchor in positions:
-        cells = [c + e for c, (e, _) in zip(coords, extend)]  # state coordinates
-        where = tuple(a + e for a, (e, _) in zip(anchor, extend))
+        cells = [
+            np.array([_stored(int(c), n, e, m) for c in axis_coords])
+            for axis_coords, n, (e, _), m in zip(coords, x.shape, stored, modes)
+        ]
+        for a, n, m in zip(anchor, x.shape, modes):
+            assert 0 <= a < n or m[int(a >= n)] == "constant", "anchor beyond an index-mapping side"
+        where = tuple(a + e for a, (e, _) in zip(anchor, stored))
         fn = pick(anchor)
         if fn is None:
             value = state[where]

@@ -47,9 +47,9 @@ def planner(monkeypatch):
         record["reads"] = reads.read_offsets(*args, **kwargs)
         return record["reads"]
 
-    def choose_plan(geometry, reads, requested):
+    def choose_plan(geometry, reads, requested, frame=None):
         record["geometry"] = geometry
-        record["plan"] = schedule.choose_plan(geometry, reads, requested)
+        record["plan"] = schedule.choose_plan(geometry, reads, requested, frame)
         return record["plan"]
 
     monkeypatch.setattr(kscan_module, "read_offsets", read_offsets)

@@ -74,12 +74,7 @@ class kmap(Kernel):
         self.fill_value = fill_value
 
     def _extra_config(self) -> dict:
-        extra = {}
-        if self.boundary != "constant":
-            extra["boundary"] = self.boundary
-        if not (isinstance(self.fill_value, (int, float)) and self.fill_value == 0):
-            extra["fill_value"] = self.fill_value
-        return extra
+        return bnd.boundary_config(self.boundary, self.fill_value)
 
     def _lower(self, array, geometry, branches, args, kwargs):
         boundary = bnd.resolve_boundary(geometry.shape, self.boundary, self.fill_value)

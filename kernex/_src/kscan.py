@@ -8,6 +8,7 @@ from __future__ import annotations
 from kernex._src.kernel import Kernel
 from kernex._src.lower.kscan import kscan_lower
 from kernex._src.lower.plan import SCHEDULES
+from kernex._src.window import boundary as bnd
 
 __all__ = ["kscan"]
 
@@ -17,8 +18,9 @@ class kscan(Kernel):
 
     Takes the same arguments and calling conventions as :class:`kmap`. Windows
     are visited one at a time in row-major order; each function value is cast
-    to the input dtype, written into the window's anchor cell of a zero-padded
-    copy of the input, and recorded, so later windows see earlier writes.
+    to the input dtype, written into the window's anchor cell of the state (the
+    input, extended beyond its edges as ``boundary`` says), and recorded, so
+    later windows see earlier writes.
     Positions owned by no function keep their current value. The result has
     the output shape of :class:`kmap` and the input dtype.
 
@@ -35,6 +37,13 @@ class kscan(Kernel):
             as for :class:`kmap`: cell ``j`` sits ``j * dilation`` cells after the window's
             first cell. The schedules see reads ``(j - center) * dilation`` cells from the
             anchor, so every schedule stays exact.
+        boundary: what reads outside the input see, as for :class:`kmap` (``'constant'``,
+            ``'edge'``, ``'reflect'``, ``'symmetric'``, ``'wrap'``; per axis or side). A read
+            through an index-mapping side reads the *current* value of the input cell it
+            copies (a periodic sweep sees the cells it already updated this sweep), and the
+            schedules see those reads. ``'constant'`` cells start at ``fill_value`` and can be
+            written by windows anchored there; other modes refuse anchors outside the input.
+        fill_value: the value of cells outside a ``'constant'`` side (default ``0``).
 
     >>> import jax.numpy as jnp
     >>> import kernex
@@ -43,20 +52,29 @@ class kscan(Kernel):
     ...     return jnp.sum(x)
     >>> running(jnp.array([1, 2, 3, 4, 5])).tolist()
     [3, 8, 15, 24, 29]
+    >>> periodic = kernex.kscan(kernel_size=3, padding="same", boundary="wrap")(jnp.sum)
+    >>> periodic(jnp.array([1, 2, 3, 4, 5])).tolist()  # the last window reads the updated first cell
+    [8, 13, 20, 29, 42]
     """
 
     _name = "kscan"
 
     def __init__(
-        self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, schedule="auto", *, dilation=1
-    ):
+        self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, schedule="auto", *,
+        dilation=1, boundary="constant", fill_value=0,
+    ):  # fmt: skip
         super().__init__(kernel_size, strides, padding, relative, named_axis, dilation=dilation)
         if schedule not in SCHEDULES:
             raise ValueError(f"`schedule` must be one of {SCHEDULES}; got {schedule!r}.")
         self.schedule = schedule
+        bnd.check_boundary(boundary)
+        bnd.check_fill_value(fill_value)
+        self.boundary = boundary
+        self.fill_value = fill_value
 
     def _extra_config(self) -> dict:
-        return {"schedule": self.schedule}
+        return {"schedule": self.schedule, **bnd.boundary_config(self.boundary, self.fill_value)}
 
     def _lower(self, array, geometry, branches, args, kwargs):
-        return kscan_lower(array, geometry, branches, self.relative, self.schedule, args, kwargs)
+        boundary = bnd.resolve_boundary(geometry.shape, self.boundary, self.fill_value)
+        return kscan_lower(array, geometry, branches, self.relative, self.schedule, args, kwargs, boundary)

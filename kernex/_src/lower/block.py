@@ -24,7 +24,7 @@ from kernex._src.interp.context import SliceContext
 from kernex._src.interp.values import window_grid
 from kernex._src.lower.cases import Cases, covers, index_grid, owners
 from kernex._src.lower.plan import Plan
-from kernex._src.window.boundary import pad_state
+from kernex._src.window.frame import Frame, extend_axis, physical_state, take_rows
 from kernex._src.window.geometry import Geometry, Layout, extent
 
 __all__ = ["run_block", "recorded", "INDEX_DTYPE"]
@@ -38,28 +38,41 @@ def _indices(values) -> tuple:
     return tuple(INDEX_DTYPE(v) for v in values)
 
 
-def recorded(state, geometry: Geometry):
-    """The values written, read back from the final state.
+def recorded(state, geometry: Geometry, frame: Frame):
+    """The values written, read back from the final (stored) state.
 
     Every anchor is written exactly once, by its own window, and never again,
     so the recorded outputs are the final state's anchor cells. (Returning them
     as ``lax.scan`` outputs instead makes XLA copy the whole state every step.)
     """
-    start = geometry.first_anchor
+    start = [a - c for a, c in zip(geometry.first_anchor, frame.shift)]
     limit = [st + extent(n, s) for st, n, s in zip(start, geometry.out_shape, geometry.strides)]
     return lax.slice(state, start, limit, geometry.strides)
 
 
-def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
+def _slab(state, start, geometry: Geometry, frame: Frame, m: int):
+    """What the windows of one block read: a window's extent on the ``m`` scanned axes (from ``start``,
+    state coordinates), every state coordinate on the others; virtual cells read their input cells now."""
+    if not any(frame.mapped):
+        shape = geometry.spans[:m] + geometry.state_shape[m:]  # dilated cells
+        return lax.dynamic_slice(state, tuple(start) + _indices((0,) * (geometry.ndim - m)), shape) if m else state
+    for axis in range(m):
+        state = take_rows(state, axis, frame, start[axis], geometry.spans[axis])
+    for axis in range(m, geometry.ndim):
+        state = extend_axis(state, axis, frame)
+    return state
+
+
+def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame):
     g, m = geometry, plan.lead
     ndim = g.ndim
     lead_out, trail_out = g.out_shape[:m], g.out_shape[m:]
-    slab_shape = g.spans[:m] + g.state_shape[m:]  # a window's extent on the scanned axes (dilated cells)
     layout = Layout((0,) * m + g.origin[m:], (1,) * m + trail_out, (1,) * m + g.strides[m:], g.dilation)
-    row_shape = (1,) * m + g.state_shape[m:]
-    first_anchor = g.first_anchor[m:]
+    row_shape = (1,) * m + frame.shape[m:]  # stored cells
+    first_anchor = tuple(a - c for a, c in zip(g.first_anchor[m:], frame.shift[m:]))
+    lead_shift = np.asarray(g.anchor_shift[:m], INDEX_DTYPE) - np.asarray(frame.shift[:m], INDEX_DTYPE)
     placement = [(0, 0, 0)] * m + [
-        (a, n - a - extent(k, s), s - 1) for a, n, k, s in zip(first_anchor, g.state_shape[m:], trail_out, g.strides[m:])
+        (a, n - a - extent(k, s), s - 1) for a, n, k, s in zip(first_anchor, frame.shape[m:], trail_out, g.strides[m:])
     ]
     anchor_row = np.zeros(row_shape, dtype=bool)
     anchor_row[(0,) * m + tuple(slice(a, a + extent(k, s), s) for a, k, s in zip(first_anchor, trail_out, g.strides[m:]))] = True
@@ -77,22 +90,21 @@ def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
 
     def step(state, xs):
         start, pattern = xs
-        corner = tuple(start) + trail_zeros
-        slab = lax.dynamic_slice(state, corner, slab_shape) if m else state
+        slab = _slab(state, start, g, frame, m)
         ctx = SliceContext(layout, config.UNROLL_LIMIT)
         which = table[0] if len(patterns) == 1 else lax.dynamic_index_in_dim(table, pattern, keepdims=False)
         value = cases.select(ctx, window_grid(slab, g, relative), jaxprs, which, x.dtype)
-        anchor = tuple(s + INDEX_DTYPE(c) for s, c in zip(start, g.anchor_shift[:m]))
+        anchor = tuple(s + c for s, c in zip(start, lead_shift))  # stored coordinates
         if contiguous:  # the anchors of a block form a box: write the values straight in
             return lax.dynamic_update_slice(state, value, anchor + trail_anchor), None
         row = lax.dynamic_slice(state, anchor + trail_zeros, row_shape) if m else state
         new_row = jnp.where(anchor_row, lax.pad(value, zero, placement), row)
         return (lax.dynamic_update_slice(state, new_row, anchor + trail_zeros) if m else new_row), None
 
-    state = pad_state(x, g)
+    state = physical_state(x, g, frame)
     if m == 0:
         state, _ = step(state, ((), 0))
     else:
         xs = (jnp.asarray(starts), jnp.asarray(step_pattern.reshape(-1).astype(INDEX_DTYPE)))
         state, _ = lax.scan(step, state, xs)
-    return recorded(state, g)
+    return recorded(state, g, frame)

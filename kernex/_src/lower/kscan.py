@@ -16,13 +16,15 @@ from kernex._src.lower.plan import choose_plan
 from kernex._src.lower.reads import read_offsets
 from kernex._src.lower.trace import patch_spec, trace_branches
 from kernex._src.lower.wavefront import run_wavefront
+from kernex._src.window.boundary import Boundary
+from kernex._src.window.frame import resolve_frame
 from kernex._src.window.geometry import Geometry
 
 __all__ = ["kscan_lower"]
 
 
-def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict):
-    """Trace the functions, prove a schedule, run it."""
+def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict, boundary: Boundary):
+    """Trace the functions, prove a schedule, run it (reads through ``boundary`` see the live state)."""
     if not isinstance(x, jax.Array):
         raise TypeError(
             f"kscan updates one array in place; got a {type(x).__name__} of arrays. Several coupled fields "
@@ -37,6 +39,7 @@ def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, 
         )
     # inside shard_map the state varies wherever what the functions close over does (a loop carry's type)
     x = match_varying([x, *(c for closed in jaxprs for c in closed.consts)])[0]
-    plan = choose_plan(geometry, read_offsets(jaxprs, geometry, relative, x.dtype), schedule)
+    frame = resolve_frame(geometry, boundary)
+    plan = choose_plan(geometry, read_offsets(jaxprs, geometry, relative, x.dtype), schedule, frame)
     run = run_wavefront if plan.kind == "wavefront" else run_block
-    return run(x, geometry, plan, branches, jaxprs, relative)
+    return run(x, geometry, plan, branches, jaxprs, relative, frame)

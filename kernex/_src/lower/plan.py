@@ -36,6 +36,7 @@ import jax
 import numpy as np
 
 from kernex._src import config
+from kernex._src.window.frame import Frame
 from kernex._src.window.geometry import Geometry
 
 __all__ = ["SCHEDULES", "Plan", "block_conflict", "wavefront", "choose_plan"]
@@ -61,18 +62,36 @@ class Plan:
         return {0: "parallel", 1: "rows"}.get(self.lead, f"scan over the first {self.lead} axes")
 
 
-def _position_steps(geometry: Geometry, reads) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+def _axis_steps(geometry: Geometry, axis: int, displacement: int, frame: Frame | None) -> list[int]:
+    """Every ``w - p`` along ``axis`` where the window at ``p`` reads, ``displacement`` state cells from
+    its anchor, the cell stored at the anchor of position ``w`` (a virtual cell is the input cell it copies)."""
+    s, n_out = geometry.strides[axis], geometry.out_shape[axis]
+    p = np.arange(n_out)
+    anchors = geometry.first_anchor[axis] + p * s
+    shift = 0 if frame is None else frame.shift[axis]
+    read = anchors + displacement
+    if frame is not None and frame.mapped[axis]:
+        read = frame.tables[axis][read]
+    else:
+        read = read - shift
+    rel = read - (geometry.first_anchor[axis] - shift)
+    w = rel // s
+    ok = (rel % s == 0) & (w >= 0) & (w < n_out)
+    return sorted({int(q) for q in (w - p)[ok]})
+
+
+def _position_steps(geometry: Geometry, reads, frame: Frame | None = None) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """``(q, offset)`` for every read window-cell ``offset`` from the anchor (nonzero) whose cell is
-    the anchor of position ``p + q`` for the window at ``p``."""
+    the anchor of position ``p + q`` for the window at some ``p``: one ``q`` per read away from the
+    boundary, more where a ``frame`` maps reads through a boundary onto input cells (a wrapped read
+    at the end of a row hits the row's first anchor)."""
     steps = []
     for j in sorted(reads):
         offset = tuple(a - c for a, c in zip(j, geometry.center))
-        displacement = [t * d for t, d in zip(offset, geometry.dilation)]  # input cells from the anchor
-        if any(dk % s for dk, s in zip(displacement, geometry.strides)):
-            continue
-        q = tuple(dk // s for dk, s in zip(displacement, geometry.strides))
-        if any(q) and all(abs(qk) < n for qk, n in zip(q, geometry.out_shape)):
-            steps.append((q, offset))
+        per_axis = [
+            _axis_steps(geometry, axis, t * d, frame) for axis, (t, d) in enumerate(zip(offset, geometry.dilation))
+        ]
+        steps.extend((q, offset) for q in itertools.product(*per_axis) if any(q))
     return steps
 
 
@@ -83,15 +102,15 @@ def _lex_negative(q: Sequence[int]) -> bool:
     return False
 
 
-def block_conflict(geometry: Geometry, reads, lead: int) -> tuple[int, ...] | None:
+def block_conflict(geometry: Geometry, reads, lead: int, frame: Frame | None = None) -> tuple[int, ...] | None:
     """A read window-cell offset (relative to the anchor) that breaks ``block(lead)``, or None if it is exact."""
-    for q, offset in _position_steps(geometry, reads):
+    for q, offset in _position_steps(geometry, reads, frame):
         if not any(q[:lead]) and _lex_negative(q[lead:]):
             return offset
     return None
 
 
-def wavefront(geometry: Geometry, reads) -> tuple[int, ...]:
+def wavefront(geometry: Geometry, reads, frame: Frame | None = None) -> tuple[int, ...]:
     """The valid hyperplane normal with the fewest steps.
 
     Searched: normals with entries in [-2, 2] (0..2 beyond 3-D), and the
@@ -100,7 +119,7 @@ def wavefront(geometry: Geometry, reads) -> tuple[int, ...]:
     rest), so a wavefront always exists; it is sequential-like when nothing
     better is.
     """
-    steps = [q for q, _ in _position_steps(geometry, reads)]
+    steps = [q for q, _ in _position_steps(geometry, reads, frame)]
     ndim = geometry.ndim
     lex = [1] * ndim
     for d in range(ndim - 2, -1, -1):
@@ -128,14 +147,17 @@ def _steps(geometry: Geometry, plan: Plan) -> int:
     return int(np.prod(geometry.out_shape[: plan.lead]))
 
 
-def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
-    """The schedule for ``requested`` (one of :data:`SCHEDULES`); raises if it would change the result."""
+def choose_plan(geometry: Geometry, reads, requested: str, frame: Frame | None = None) -> Plan:
+    """The schedule for ``requested`` (one of :data:`SCHEDULES`); raises if it would change the result.
+
+    ``frame`` (kscan's stored state under boundary modes) maps reads through a boundary onto the
+    input cells they copy, so every schedule also sees wrapped and mirrored reads."""
     ndim = geometry.ndim
     if requested == "sequential":
         return Plan("block", ndim, ndim)
     if requested in ("parallel", "rows"):
         lead = 0 if requested == "parallel" else min(1, ndim)
-        bad = block_conflict(geometry, reads, lead)
+        bad = block_conflict(geometry, reads, lead, frame)
         if bad is not None:
             scope = "an earlier window" if lead == 0 else "an earlier window of the same row"
             cells = "" if set(geometry.dilation) == {1} else (
@@ -146,18 +168,18 @@ def choose_plan(geometry: Geometry, reads, requested: str) -> Plan:
                 f"kscan schedule={requested!r} would change the result: a window function reads the cell at "
                 f"offset {bad}{cells} from its anchor, which {scope} has already written (the sequential order makes "
                 f"later windows see earlier writes). Use schedule='auto' (here: "
-                f"{choose_plan(geometry, reads, 'auto').name!r}) or schedule='sequential'."
+                f"{choose_plan(geometry, reads, 'auto', frame).name!r}) or schedule='sequential'."
             )
         return Plan("block", ndim, lead)
     if requested == "wavefront":
-        return Plan("wavefront", ndim, pi=wavefront(geometry, reads))
-    lead = next(m for m in range(ndim + 1) if block_conflict(geometry, reads, m) is None)
+        return Plan("wavefront", ndim, pi=wavefront(geometry, reads, frame))
+    lead = next(m for m in range(ndim + 1) if block_conflict(geometry, reads, m, frame) is None)
     block = Plan("block", ndim, lead)
     if lead <= 1 or jax.default_backend() == "cpu":
         # on CPU a scan step costs a few nanoseconds, while a wavefront step gathers and
         # scatters its windows: the cell-by-cell block schedule is faster (measured 3-6x)
         return block
-    candidate = Plan("wavefront", ndim, pi=wavefront(geometry, reads))
+    candidate = Plan("wavefront", ndim, pi=wavefront(geometry, reads, frame))
     if config.WAVEFRONT_ADVANTAGE * _steps(geometry, candidate) < _steps(geometry, block):
         return candidate
     return block

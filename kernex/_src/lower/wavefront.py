@@ -24,7 +24,7 @@ from kernex._src.interp.values import Cell, Source, window_grid
 from kernex._src.lower.block import INDEX_DTYPE, recorded
 from kernex._src.lower.cases import Cases, covers, index_grid, owners
 from kernex._src.lower.plan import Plan
-from kernex._src.window.boundary import pad_state
+from kernex._src.window.frame import Frame, physical_state
 from kernex._src.window.geometry import Geometry, Layout
 
 __all__ = ["GatherContext", "run_wavefront"]
@@ -33,11 +33,19 @@ __all__ = ["GatherContext", "run_wavefront"]
 class GatherContext(Context):
     """Windows at arbitrary (traced) state positions: cells are gathered, not sliced."""
 
-    def __init__(self, starts: jax.Array, ndim: int, dilation: tuple[int, ...] | None = None):
+    def __init__(self, starts: jax.Array, ndim: int, dilation: tuple[int, ...] | None = None, frame: Frame | None = None):
         width = starts.shape[0]
         super().__init__(Layout((0,) * ndim, (width,), (1,) * ndim, dilation), config.UNROLL_LIMIT)
         self._starts = starts
         self._dilation = np.asarray(self.layout.dilation)
+        # state coordinates -> stored ones, per axis (None: the same)
+        self._tables = [None] * ndim if frame is None else [
+            jnp.asarray(t) if on else None for t, on in zip(frame.tables, frame.mapped)
+        ]
+
+    def _gather(self, base, index):
+        """``base`` at the state coordinates ``index[..., d]`` (a virtual cell reads the input cell it copies)."""
+        return base[tuple(index[..., d] if t is None else t[index[..., d]] for d, t in enumerate(self._tables))]
 
     def cell(self, cell: Cell) -> jax.Array:
         key = (id(cell.source), cell.offset)
@@ -45,7 +53,7 @@ class GatherContext(Context):
             self.reads.add(cell.offset)
             offset = np.asarray(cell.offset) * self._dilation - np.asarray(cell.source.shift)
             index = self._starts + jnp.asarray(offset, self._starts.dtype)[None, :]
-            gathered = cell.source.base[tuple(index[:, d] for d in range(index.shape[1]))]
+            gathered = self._gather(cell.source.base, index)
             self._slices[key] = (cell.source.read(gathered), cell.source)
         return self._slices[key][0]
 
@@ -59,14 +67,14 @@ class GatherContext(Context):
         cells = np.stack(np.meshgrid(*(np.arange(c, c + k) for c, k in zip(corner, shape)), indexing="ij"), axis=-1)
         offset = jnp.asarray(cells * self._dilation - np.asarray(source.shift), self._starts.dtype)[None]
         index = self._starts.reshape((self._starts.shape[0],) + (1,) * len(shape) + self._starts.shape[1:]) + offset
-        return source.read(source.base[tuple(index[..., d] for d in range(index.shape[-1]))])
+        return source.read(self._gather(source.base, index))
 
     def materialize(self, source: Source, transform: Any, corner, shape) -> Source | None:
         """Always ``None``: windows are scattered, so elementwise rules apply ``transform`` per entry."""
         return None
 
 
-def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative):
+def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame):
     g = geometry
     positions = index_grid(g.out_shape)
     level = positions @ np.asarray(plan.pi, np.int64)
@@ -81,16 +89,17 @@ def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative)
     table[level, slot], valid[level, slot] = np.arange(len(positions)), True
     pos = positions[table]
     starts = (np.asarray(g.origin) + pos * np.asarray(g.strides)).astype(INDEX_DTYPE)
-    anchors = np.where(valid[..., None], starts + np.asarray(g.anchor_shift), np.asarray(g.state_shape)).astype(INDEX_DTYPE)
+    stored = starts + np.asarray(g.anchor_shift) - np.asarray(frame.shift)  # anchors never lie on virtual sides
+    anchors = np.where(valid[..., None], stored, np.asarray(frame.shape)).astype(INDEX_DTYPE)
     cover = np.stack([covers(b, pos.reshape(-1, g.ndim), range(g.ndim)).reshape(valid.shape) & valid for b in branches])
     cases = Cases(owners(cover))
 
     def step(state, xs):
         start, anchor, which = xs
-        ctx = GatherContext(start, g.ndim, g.dilation)
+        ctx = GatherContext(start, g.ndim, g.dilation, frame)
         value = cases.select(ctx, window_grid(state, g, relative), jaxprs, which, x.dtype)
         return state.at[tuple(anchor[:, d] for d in range(g.ndim))].set(value, mode="drop"), None
 
     xs = (jnp.asarray(starts), jnp.asarray(anchors), jnp.asarray(cases.table))
-    state, _ = lax.scan(step, pad_state(x, g), xs)
-    return recorded(state, g)
+    state, _ = lax.scan(step, physical_state(x, g, frame), xs)
+    return recorded(state, g, frame)

@@ -34,7 +34,7 @@ from jax import lax
 
 from kernex._src.window.geometry import Geometry
 
-__all__ = ["MODES", "Boundary", "check_boundary", "check_fill_value", "resolve_boundary", "pad_state"]
+__all__ = ["MODES", "Boundary", "check_boundary", "check_fill_value", "boundary_config", "resolve_boundary", "pad_state"]
 
 #: the accepted boundary modes (``jnp.pad``'s names)
 MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
@@ -85,6 +85,16 @@ def check_boundary(boundary: Any) -> None:
                 _check_mode(mode, boundary)
         else:
             raise _nesting_error("boundary", boundary, "mode string")
+
+
+def boundary_config(boundary: Any, fill_value: Any) -> dict:
+    """The non-default ``boundary`` / ``fill_value`` arguments, for a kernel's ``repr``."""
+    extra = {}
+    if boundary != "constant":
+        extra["boundary"] = boundary
+    if not (isinstance(fill_value, (int, float)) and fill_value == 0):
+        extra["fill_value"] = fill_value
+    return extra
 
 
 def _is_scalar(v: Any) -> bool:
