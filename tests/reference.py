@@ -350,47 +350,58 @@ def kscan_reference(x, fns, *, args=(), kwargs=None, xp=np, boundary="constant",
     from the current state (a cell beyond an index-mapping side is its image cell,
     read now), call the function, cast to the input dtype, write into the anchor
     cell, record. No function at an anchor: the cell keeps (and records) its value.
-    ``fns`` as for :func:`kmap_reference`.
+    ``fns`` as for :func:`kmap_reference`. ``x`` may be a pytree of equally shaped
+    fields: the functions get the same structure of windows and return one scalar
+    per field, written into that field's anchor.
     """
     kwargs = kwargs or {}
-    x, pads, out_shape, positions, pick, view = _prepare(x, fns, xp, **kernel_args)
-    dtype = x.dtype
-    modes = _sides(boundary, x.ndim, lambda v: isinstance(v, str))
-    fills = _sides(fill_value, x.ndim, lambda v: np.ndim(v) == 0 and not isinstance(v, (tuple, list)))
+    leaves, tree = jax.tree_util.tree_flatten(x)
+    leaves = [xp.asarray(leaf) for leaf in leaves]
+    _, pads, out_shape, positions, pick, view = _prepare(leaves[0], fns, xp, **kernel_args)
+    ndim = leaves[0].ndim
+    modes = _sides(boundary, ndim, lambda v: isinstance(v, str))
+    fills = _sides(fill_value, ndim, lambda v: np.ndim(v) == 0 and not isinstance(v, (tuple, list)))
     stored = [
         tuple(max(w, 0) if m == "constant" else 0 for w, m in zip(pair, side)) for pair, side in zip(pads, modes)
     ]
-    state = x
-    for axis, ((lo, hi), (flo, fhi)) in enumerate(zip(stored, fills)):
-        for width, side, fill in ((lo, 0, flo), (hi, 1, fhi)):
-            widths = [(0, 0)] * x.ndim
-            widths[axis] = (width, 0) if side == 0 else (0, width)
-            state = xp.pad(state, widths, constant_values=xp.asarray(fill, dtype))
-    if xp is np:
-        state = state.copy()
+    states = []
+    for state in leaves:
+        for axis, ((lo, hi), (flo, fhi)) in enumerate(zip(stored, fills)):
+            for width, side, fill in ((lo, 0, flo), (hi, 1, fhi)):
+                widths = [(0, 0)] * ndim
+                widths[axis] = (width, 0) if side == 0 else (0, width)
+                state = xp.pad(state, widths, constant_values=xp.asarray(fill, state.dtype))
+        states.append(state.copy() if xp is np else state)
     values = []
     for _, coords, anchor in positions:
         cells = [
             np.array([_stored(int(c), n, e, m) for c in axis_coords])
-            for axis_coords, n, (e, _), m in zip(coords, x.shape, stored, modes)
+            for axis_coords, n, (e, _), m in zip(coords, leaves[0].shape, stored, modes)
         ]
-        for a, n, m in zip(anchor, x.shape, modes):
+        for a, n, m in zip(anchor, leaves[0].shape, modes):
             assert 0 <= a < n or m[int(a >= n)] == "constant", "anchor beyond an index-mapping side"
         where = tuple(a + e for a, (e, _) in zip(anchor, stored))
         fn = pick(anchor)
         if fn is None:
-            value = state[where]
-        else:
-            out = jnp.asarray(fn(view(state[np.ix_(*cells)]), *args, **kwargs))
+            values.append([state[where] for state in states])
+            continue
+        windows = tree.unflatten([view(state[np.ix_(*cells)]) for state in states])
+        outs = jax.tree_util.tree_leaves(fn(windows, *args, **kwargs))
+        assert len(outs) == len(states), "one scalar per field"
+        row = []
+        for i, (out, leaf) in enumerate(zip(outs, leaves)):
+            out = jnp.asarray(out)
             assert out.shape == (), f"kscan functions must return scalars, got {out.shape}"
-            value = out.astype(dtype)
+            value = out.astype(leaf.dtype)
             if xp is np:
                 value = np.asarray(value)
-                state[where] = value
+                states[i][where] = value
             else:
-                state = state.at[where].set(value)
-        values.append(value)
-    return xp.stack(values).reshape(out_shape).astype(dtype)
+                states[i] = states[i].at[where].set(value)
+            row.append(value)
+        values.append(row)
+    results = [xp.stack([row[i] for row in values]).reshape(out_shape).astype(leaf.dtype) for i, leaf in enumerate(leaves)]
+    return tree.unflatten(results)
 
 
 def check_transformations(F, reference, x, arg, b):

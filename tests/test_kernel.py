@@ -149,6 +149,11 @@ def test_by_index_functions_must_return_the_same_structure():
         F(jnp.ones(3))
 
 
-def test_kscan_refuses_a_pytree_state():
-    with pytest.raises(TypeError, match="kscan updates one array in place; got a tuple"):
-        kscan(kernel_size=3)(jnp.sum)((jnp.ones(5), jnp.ones(5)))
+def test_kscan_fields_take_one_scalar_per_field():
+    def total(w):
+        return jnp.sum(w[0]) + jnp.sum(w[1])
+
+    with pytest.raises(ValueError, match=r"kscan updates the fields PyTreeDef\(\(\*, \*\)\) together.*'total' returned"):
+        kscan(kernel_size=3)(total)((jnp.ones(5), jnp.ones(5)))
+    with pytest.raises(ValueError, match="must have the same shape"):
+        kscan(kernel_size=3)(lambda w: w)((jnp.ones(5), jnp.ones(4)))

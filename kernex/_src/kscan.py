@@ -24,6 +24,10 @@ class kscan(Kernel):
     Positions owned by no function keep their current value. The result has
     the output shape of :class:`kmap` and the input dtype.
 
+    The state may be a pytree of equally shaped fields (``{'u': u, 'v': v}``): every
+    window reads all fields' live values, and the functions return the same
+    structure with one scalar per field, written into that field's anchor cell.
+
     Args:
         schedule: how the sequential semantics is executed, always with the same
             result: ``'auto'`` (default) picks the cheapest exact one;

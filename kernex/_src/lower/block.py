@@ -63,7 +63,9 @@ def _slab(state, start, geometry: Geometry, frame: Frame, m: int):
     return state
 
 
-def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame):
+def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame) -> list:
+    """Run ``block(plan.lead)`` on the fields (equally shaped arrays updated together); the recorded
+    outputs, one array per field."""
     g, m = geometry, plan.lead
     ndim = g.ndim
     lead_out, trail_out = g.out_shape[:m], g.out_shape[m:]
@@ -85,26 +87,28 @@ def run_block(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative, fra
     table = jnp.asarray(cases.table.reshape((len(patterns),) + (1,) * m + trail_out))
     starts = np.asarray(g.origin[:m], INDEX_DTYPE) + lead.astype(INDEX_DTYPE) * np.asarray(g.strides[:m], INDEX_DTYPE)
     trail_zeros, trail_anchor = _indices((0,) * (ndim - m)), _indices(first_anchor)
-    zero = jnp.zeros((), x.dtype)
     contiguous = all(s == 1 for s in g.strides[m:])
 
-    def step(state, xs):
+    def write(state, value, anchor):
+        if contiguous:  # the anchors of a block form a box: write the values straight in
+            return lax.dynamic_update_slice(state, value, anchor + trail_anchor)
+        row = lax.dynamic_slice(state, anchor + trail_zeros, row_shape) if m else state
+        new_row = jnp.where(anchor_row, lax.pad(value, jnp.zeros((), state.dtype), placement), row)
+        return lax.dynamic_update_slice(state, new_row, anchor + trail_zeros) if m else new_row
+
+    def step(states, xs):
         start, pattern = xs
-        slab = _slab(state, start, g, frame, m)
+        patches = [window_grid(_slab(state, start, g, frame, m), g, relative) for state in states]
         ctx = SliceContext(layout, config.UNROLL_LIMIT)
         which = table[0] if len(patterns) == 1 else lax.dynamic_index_in_dim(table, pattern, keepdims=False)
-        value = cases.select(ctx, window_grid(slab, g, relative), jaxprs, which, x.dtype)
+        values = cases.select(ctx, patches, jaxprs, which, [state.dtype for state in states])
         anchor = tuple(s + c for s, c in zip(start, lead_shift))  # stored coordinates
-        if contiguous:  # the anchors of a block form a box: write the values straight in
-            return lax.dynamic_update_slice(state, value, anchor + trail_anchor), None
-        row = lax.dynamic_slice(state, anchor + trail_zeros, row_shape) if m else state
-        new_row = jnp.where(anchor_row, lax.pad(value, zero, placement), row)
-        return (lax.dynamic_update_slice(state, new_row, anchor + trail_zeros) if m else new_row), None
+        return tuple(write(state, value, anchor) for state, value in zip(states, values)), None
 
-    state = physical_state(x, g, frame)
+    states = tuple(physical_state(x, g, frame) for x in fields)
     if m == 0:
-        state, _ = step(state, ((), 0))
+        states, _ = step(states, ((), 0))
     else:
         xs = (jnp.asarray(starts), jnp.asarray(step_pattern.reshape(-1).astype(INDEX_DTYPE)))
-        state, _ = lax.scan(step, state, xs)
-    return recorded(state, g, frame)
+        states, _ = lax.scan(step, states, xs)
+    return [recorded(state, g, frame) for state in states]

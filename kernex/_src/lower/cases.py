@@ -35,18 +35,18 @@ class Cases:
             lookup[b + 1] = case
         self.table = lookup[owners + 1]
 
-    def select(self, ctx: Context, patch, jaxprs, which, dtype):
-        """Evaluate the branches that occur and pick each position's value."""
+    def select(self, ctx: Context, patches: list, jaxprs, which, dtypes: list) -> list:
+        """Evaluate the branches that occur on the patches (one per field) and pick each position's
+        values: one array per field, in its dtype."""
         cases = []
         if self.keep:
-            source = patch.entries.flat[0].source
-            cases.append(ctx.cell(Cell(source, tuple((k - 1) // 2 for k in patch.shape))))
+            cases.append([ctx.cell(Cell(p.entries.flat[0].source, tuple((k - 1) // 2 for k in p.shape))) for p in patches])
         for b in self.branches:
-            (out,) = evaluate(jaxprs[b].jaxpr, jaxprs[b].consts, [patch], ctx)
-            cases.append(ctx.dense(out, dtype))
+            outs = evaluate(jaxprs[b].jaxpr, jaxprs[b].consts, patches, ctx)
+            cases.append([ctx.dense(out, dtype) for out, dtype in zip(outs, dtypes)])
         if len(cases) == 1:
             return cases[0]
-        return lax.select_n(jnp.reshape(which, cases[0].shape), *cases)
+        return [lax.select_n(jnp.reshape(which, column[0].shape), *column) for column in zip(*cases)]
 
 
 def covers(branch, positions: np.ndarray, axes) -> np.ndarray:

@@ -14,7 +14,7 @@ from kernex._src.interp.bind import match_varying
 from kernex._src.lower.block import run_block
 from kernex._src.lower.plan import choose_plan
 from kernex._src.lower.reads import read_offsets
-from kernex._src.lower.trace import patch_spec, trace_branches
+from kernex._src.lower.trace import patch_spec, trace_tree_branches
 from kernex._src.lower.wavefront import run_wavefront
 from kernex._src.window.boundary import Boundary
 from kernex._src.window.frame import resolve_frame
@@ -24,22 +24,32 @@ __all__ = ["kscan_lower"]
 
 
 def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict, boundary: Boundary):
-    """Trace the functions, prove a schedule, run it (reads through ``boundary`` see the live state)."""
-    if not isinstance(x, jax.Array):
-        raise TypeError(
-            f"kscan updates one array in place; got a {type(x).__name__} of arrays. Several coupled fields "
-            f"in one kscan are not supported yet: stack them on a leading axis, or use kmap, which takes a "
-            f"pytree of fields."
-        )
+    """Trace the functions, prove a schedule, run it (reads through ``boundary`` see the live state).
+
+    ``x`` is one array or a pytree of equally shaped fields updated together: the functions get the
+    same structure of windows and return the same structure of scalars, one per field's anchor.
+    """
+    fields, tree = jax.tree_util.tree_flatten(x)
     spec = patch_spec(x, geometry)
-    jaxprs, shape, _ = trace_branches(branches, spec, args, kwargs, "kscan")
-    if shape != ():
+    jaxprs, out_tree, shapes, _ = trace_tree_branches(branches, spec, args, kwargs, "kscan")
+    if out_tree != tree or any(shape != () for shape in shapes):
+        name = repr(getattr(branches[0].fn, "__name__", branches[0].fn))
+        if len(fields) == 1:
+            got = f"shape {shapes[0]}" if out_tree == tree else f"{out_tree} with leaf shapes {shapes}"
+            raise ValueError(
+                f"kscan writes each result into one cell, so window functions must return a scalar; {name} "
+                f"returned {got}. (A pytree of fields as the state takes one scalar per field.)"
+            )
         raise ValueError(
-            f"kscan writes each result into one cell, so window functions must return a scalar; got shape {shape}."
+            f"kscan updates the fields {tree} together, so window functions must return the same structure with "
+            f"a scalar per field (each written into that field's anchor cell); {name} returned {out_tree} with "
+            f"leaf shapes {shapes}."
         )
     # inside shard_map the state varies wherever what the functions close over does (a loop carry's type)
-    x = match_varying([x, *(c for closed in jaxprs for c in closed.consts)])[0]
+    consts = [c for closed in jaxprs for c in closed.consts]
+    fields = [match_varying([field, *consts])[0] for field in fields]
     frame = resolve_frame(geometry, boundary)
-    plan = choose_plan(geometry, read_offsets(jaxprs, geometry, relative, x.dtype), schedule, frame)
+    reads = read_offsets(jaxprs, geometry, relative, [field.dtype for field in fields])
+    plan = choose_plan(geometry, reads, schedule, frame)
     run = run_wavefront if plan.kind == "wavefront" else run_block
-    return run(x, geometry, plan, branches, jaxprs, relative, frame)
+    return jax.tree_util.tree_unflatten(tree, run(fields, geometry, plan, branches, jaxprs, relative, frame))

@@ -27,19 +27,21 @@ from kernex._src.window.geometry import Geometry, Layout
 __all__ = ["read_offsets"]
 
 
-def read_offsets(jaxprs: Sequence, geometry: Geometry, relative: bool, dtype) -> set[tuple[int, ...]]:
-    """Window-cell offsets that reach the output of any of the traced functions."""
+def read_offsets(jaxprs: Sequence, geometry: Geometry, relative: bool, dtypes) -> set[tuple[int, ...]]:
+    """Window-cell offsets that reach an output of any of the traced functions (of any field: one
+    dtype per field in ``dtypes``, or a single dtype)."""
     reads: set[tuple[int, ...]] = set()
     layout = Layout((0,) * geometry.ndim, (1,) * geometry.ndim, (1,) * geometry.ndim)
+    dtypes = list(dtypes) if isinstance(dtypes, (list, tuple)) else [dtypes]
 
-    def probe(window):
-        patch = window_grid(window, geometry, relative)
+    def probe(windows):
+        patches = [window_grid(window, geometry, relative) for window in windows]
         for closed in jaxprs:
             ctx = SliceContext(layout, unroll_limit=np.iinfo(np.int32).max)
-            (out,) = evaluate(closed.jaxpr, closed.consts, [patch], ctx)
-            ctx.dense(out)  # an output that is a cell itself is only read when materialised
+            for out in evaluate(closed.jaxpr, closed.consts, patches, ctx):
+                ctx.dense(out)  # an output that is a cell itself is only read when materialised
             reads.update(ctx.reads)
         return 0
 
-    jax.eval_shape(probe, jax.ShapeDtypeStruct(geometry.kernel, dtype))
+    jax.eval_shape(probe, [jax.ShapeDtypeStruct(geometry.kernel, dtype) for dtype in dtypes])
     return reads

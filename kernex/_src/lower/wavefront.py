@@ -74,7 +74,7 @@ class GatherContext(Context):
         return None
 
 
-def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame):
+def run_wavefront(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame) -> list:
     g = geometry
     positions = index_grid(g.out_shape)
     level = positions @ np.asarray(plan.pi, np.int64)
@@ -94,12 +94,14 @@ def run_wavefront(x, geometry: Geometry, plan: Plan, branches, jaxprs, relative,
     cover = np.stack([covers(b, pos.reshape(-1, g.ndim), range(g.ndim)).reshape(valid.shape) & valid for b in branches])
     cases = Cases(owners(cover))
 
-    def step(state, xs):
+    def step(states, xs):
         start, anchor, which = xs
         ctx = GatherContext(start, g.ndim, g.dilation, frame)
-        value = cases.select(ctx, window_grid(state, g, relative), jaxprs, which, x.dtype)
-        return state.at[tuple(anchor[:, d] for d in range(g.ndim))].set(value, mode="drop"), None
+        patches = [window_grid(state, g, relative) for state in states]
+        values = cases.select(ctx, patches, jaxprs, which, [state.dtype for state in states])
+        where = tuple(anchor[:, d] for d in range(g.ndim))
+        return tuple(state.at[where].set(value, mode="drop") for state, value in zip(states, values)), None
 
     xs = (jnp.asarray(starts), jnp.asarray(anchors), jnp.asarray(cases.table))
-    state, _ = lax.scan(step, physical_state(x, g, frame), xs)
-    return recorded(state, g, frame)
+    states, _ = lax.scan(step, tuple(physical_state(x, g, frame) for x in fields), xs)
+    return [recorded(state, g, frame) for state in states]
