@@ -329,6 +329,36 @@ def test_property_named_axis_matches_sequential_reference(data, relative, seed):
     kw = dict(kernel_size=case["kernel_size"], strides=case["strides"], padding=case["padding"], relative=relative)
     _compare(kscan(**kw, named_axis=named_axis)(f)(x), kscan_reference(x, f, **kw, named_axis=named_axis))
 
+# ----------------------------------------------------------------------------- F[idx]: no NaN from unselected functions
+
+NAN_CASES = [
+    # id, kscan kwargs, assignments, input: sqrt/log have infinite derivatives at 0 where they are not selected
+    ("issue-example", dict(kernel_size=1), [(0, lambda w: jnp.sqrt(w[0])), (slice(1, None), lambda w: w[0])],
+     [1.0, 0.0, 2.0, 4.0]),
+    ("sequential-steps", dict(kernel_size=3, padding="same", relative=True),
+     [(0, lambda w: jnp.sqrt(w[0]) + w[1]), (slice(1, None), lambda w: 0.5 * (w[-1] + w[0]))], [4.0, 0.0, 0.0, 1.0]),
+    ("rows-2d", dict(kernel_size=3, padding="same", relative=True),
+     [((slice(None), 0), lambda w: jnp.log(w[0, 0])), ((slice(1, None), slice(1, None)), lambda w: w[-1, 0] * w[0, -1])],
+     [[1.0, 0.0, 0.5], [2.0, 0.0, 1.5], [0.5, 1.0, 0.0]]),
+]
+
+
+@case_table("kw, assignments, x", NAN_CASES)
+def test_by_index_gradients_are_not_nan_where_a_function_is_not_selected(kw, assignments, x):
+    x = jnp.asarray(x, jnp.float32)
+    F = by_index(kscan, assignments, **kw)
+    got = jax.grad(lambda x: jnp.sum(F(x) ** 2))(x)
+    expected = jax.grad(lambda x: jnp.sum(kscan_reference(x, assignments, xp=jnp, **kw) ** 2))(x)
+    assert not np.any(np.isnan(np.asarray(got)))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_wavefront_refuses_functions_by_index_that_must_run_on_their_windows_only():
+    F = by_index(kscan, NAN_CASES[2][2], **NAN_CASES[2][1], schedule="wavefront")
+    with pytest.raises(ValueError, match="schedule='wavefront' cannot restrict a function assigned by index"):
+        F(jnp.ones((3, 3)))
+
+
 # ----------------------------------------------------------------------------- several fields as the state
 
 

@@ -15,6 +15,8 @@ tuples of mixed integer types.
 
 from __future__ import annotations
 
+import functools
+
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -22,8 +24,10 @@ from jax import lax
 from kernex._src import config
 from kernex._src.interp.context import SliceContext
 from kernex._src.interp.values import window_grid
-from kernex._src.lower.cases import Cases, covers, index_grid, owners
+from kernex._src.lower.cases import Cases, covers, index_grid, owners, partly_owned
+from kernex._src.lower.kmap import place, region_layout
 from kernex._src.lower.plan import Plan
+from kernex._src.window.regions import Progression
 from kernex._src.window.frame import Frame, extend_axis, physical_state, take_rows
 from kernex._src.window.geometry import Geometry, Layout, extent
 
@@ -63,6 +67,23 @@ def _slab(state, start, geometry: Geometry, frame: Frame, m: int):
     return state
 
 
+def _select_pattern(cases: Cases, only: set, ctx, patches, jaxprs, which, dtypes, restricted):
+    return cases.select(ctx, patches, jaxprs, which, dtypes, only=only, restricted=restricted)
+
+
+def _restricted(layout: Layout, region, m: int):
+    """``(context, place)`` evaluating a function on the windows of a block its region selects."""
+    out_shape = layout.out_shape
+    if region is None:
+        region = tuple(Progression(0, 1, n) for n in out_shape)
+    region = (Progression(0, 1, 1),) * m + tuple(region[m:])
+    sub = region_layout(layout, region)
+    return (
+        lambda: SliceContext(sub, config.UNROLL_LIMIT),
+        lambda piece: place(jnp.zeros(out_shape + piece.shape[len(out_shape):], piece.dtype), piece, region, out_shape),
+    )
+
+
 def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame) -> list:
     """Run ``block(plan.lead)`` on the fields (equally shaped arrays updated together); the recorded
     outputs, one array per field."""
@@ -96,12 +117,30 @@ def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, re
         new_row = jnp.where(anchor_row, lax.pad(value, jnp.zeros((), state.dtype), placement), row)
         return lax.dynamic_update_slice(state, new_row, anchor + trail_zeros) if m else new_row
 
+    restricted = {b: _restricted(layout, branches[b].region, m) for b in partly_owned(cases, jaxprs, branches)}
+    if restricted and len(patterns) > 1:  # each step evaluates only the functions its pattern selects
+        selects = [
+            functools.partial(_select_pattern, cases, {b for b in cases.branches if cases.owned(b, cases.table[k])})
+            for k in range(len(patterns))
+        ]
+    else:
+        selects = None
+
     def step(states, xs):
         start, pattern = xs
         patches = [window_grid(_slab(state, start, g, frame, m), g, relative) for state in states]
         ctx = SliceContext(layout, config.UNROLL_LIMIT)
         which = table[0] if len(patterns) == 1 else lax.dynamic_index_in_dim(table, pattern, keepdims=False)
-        values = cases.select(ctx, patches, jaxprs, which, [state.dtype for state in states])
+        dtypes = [state.dtype for state in states]
+        if selects is None:
+            values = cases.select(ctx, patches, jaxprs, which, dtypes, restricted=restricted)
+        else:
+            # a context per case: its cached slices belong to that case's trace
+            run = [
+                lambda which, f=f: f(SliceContext(layout, config.UNROLL_LIMIT), patches, jaxprs, which, dtypes, restricted)
+                for f in selects
+            ]
+            values = lax.switch(pattern, run, which)
         anchor = tuple(s + c for s, c in zip(start, lead_shift))  # stored coordinates
         return tuple(write(state, value, anchor) for state, value in zip(states, values)), None
 

@@ -15,8 +15,9 @@ from jax import lax
 from kernex._src.interp.context import Context
 from kernex._src.interp.evaluate import evaluate
 from kernex._src.interp.values import Cell
+from kernex._src.lower.kmap import _finite_derivative as finite_derivative
 
-__all__ = ["Cases", "covers", "owners", "index_grid"]
+__all__ = ["Cases", "covers", "owners", "index_grid", "partly_owned"]
 
 
 class Cases:
@@ -35,18 +36,48 @@ class Cases:
             lookup[b + 1] = case
         self.table = lookup[owners + 1]
 
-    def select(self, ctx: Context, patches: list, jaxprs, which, dtypes: list) -> list:
+    def case_of(self, branch: int) -> int:
+        return int(self.branches.index(branch) + self.keep)
+
+    def owned(self, branch: int, table: np.ndarray) -> bool:
+        """Whether ``branch`` owns a position of ``table`` (one pattern's case indices)."""
+        return bool(np.any(table == self.case_of(branch)))
+
+    def select(self, ctx: Context, patches: list, jaxprs, which, dtypes: list, only=None, restricted=None) -> list:
         """Evaluate the branches that occur on the patches (one per field) and pick each position's
-        values: one array per field, in its dtype."""
+        values: one array per field, in its dtype.
+
+        ``only``: the branches to evaluate (no position selects the others here: they are zeros);
+        ``restricted``: ``{branch: (context, place)}`` for branches that run only on the windows their
+        region selects (a ``context()`` of those windows), ``place`` spreading the piece over ``ctx``'s
+        positions, so a function whose derivative may be infinite never runs where it is not selected.
+        """
         cases = []
         if self.keep:
             cases.append([ctx.cell(Cell(p.entries.flat[0].source, tuple((k - 1) // 2 for k in p.shape))) for p in patches])
         for b in self.branches:
-            outs = evaluate(jaxprs[b].jaxpr, jaxprs[b].consts, patches, ctx)
-            cases.append([ctx.dense(out, dtype) for out, dtype in zip(outs, dtypes)])
+            if only is not None and b not in only:
+                cases.append([jnp.zeros(ctx.out_shape, dtype) for dtype in dtypes])
+                continue
+            sub, place = (restricted or {}).get(b, (None, None))
+            context = ctx if sub is None else sub()
+            outs = evaluate(jaxprs[b].jaxpr, jaxprs[b].consts, patches, context)
+            dense = [context.dense(out, dtype) for out, dtype in zip(outs, dtypes)]
+            cases.append(dense if place is None else [place(value) for value in dense])
         if len(cases) == 1:
             return cases[0]
         return [lax.select_n(jnp.reshape(which, column[0].shape), *column) for column in zip(*cases)]
+
+
+def partly_owned(cases: Cases, jaxprs, branches) -> list[int]:
+    """Branches that may have an infinite derivative (``kmap.FINITE_DERIVATIVE``) and do not own every
+    position: they must not run where they are not selected, or a zero cotangent times an infinite
+    derivative turns the gradient NaN there."""
+    full = cases.table.size
+    return [
+        b for b in cases.branches
+        if not finite_derivative(jaxprs[b].jaxpr) and int(np.sum(cases.table == cases.case_of(b))) < full
+    ]
 
 
 def covers(branch, positions: np.ndarray, axes) -> np.ndarray:

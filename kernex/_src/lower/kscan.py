@@ -9,10 +9,12 @@ them with the same interpreter as kmap.
 from __future__ import annotations
 
 import jax
+import numpy as np
 
 from kernex._src.interp.bind import match_varying
 from kernex._src.lower.block import run_block
-from kernex._src.lower.plan import choose_plan
+from kernex._src.lower.cases import Cases, covers, index_grid, owners, partly_owned
+from kernex._src.lower.plan import Plan, block_conflict, choose_plan
 from kernex._src.lower.reads import read_offsets
 from kernex._src.lower.trace import patch_spec, trace_tree_branches
 from kernex._src.lower.wavefront import run_wavefront
@@ -51,5 +53,22 @@ def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, 
     frame = resolve_frame(geometry, boundary)
     reads = read_offsets(jaxprs, geometry, relative, [field.dtype for field in fields])
     plan = choose_plan(geometry, reads, schedule, frame)
+    if plan.kind == "wavefront" and _partly_owned(geometry, branches, jaxprs):
+        if schedule == "wavefront":
+            raise ValueError(
+                "kscan schedule='wavefront' cannot restrict a function assigned by index to the windows it owns "
+                "(a hyperplane gathers windows of every region), and a function whose derivative may be infinite "
+                "(sqrt, log, division, ...) must not run where it is not selected, or gradients turn NaN. Use "
+                "schedule='auto' or a block schedule ('sequential', 'rows')."
+            )
+        lead = next(m for m in range(geometry.ndim + 1) if block_conflict(geometry, reads, m, frame) is None)
+        plan = Plan("block", geometry.ndim, lead)  # 'auto': the cheapest exact block schedule instead
     run = run_wavefront if plan.kind == "wavefront" else run_block
     return jax.tree_util.tree_unflatten(tree, run(fields, geometry, plan, branches, jaxprs, relative, frame))
+
+
+def _partly_owned(geometry: Geometry, branches, jaxprs) -> list[int]:
+    """The functions by index that must run on their own windows only (``cases.partly_owned``)."""
+    positions = index_grid(geometry.out_shape)
+    cover = np.stack([covers(b, positions, range(geometry.ndim)) for b in branches])
+    return partly_owned(Cases(owners(cover)), jaxprs, branches)
