@@ -5,8 +5,12 @@ The public class only; its lowering is ``kernex._src.lower.kmap``.
 
 from __future__ import annotations
 
+import jax
+
 from kernex._src.kernel import Kernel
 from kernex._src.lower import kmap as kmap_lower
+from kernex._src.shard import kmap as shard_kmap
+from kernex._src.shard import mesh as shard_mesh
 from kernex._src.window import boundary as bnd
 
 __all__ = ["kmap"]
@@ -38,6 +42,11 @@ class kmap(Kernel):
             ``(lo, hi)`` pair per axis, as for ``padding``.
         fill_value: the value of cells read through a ``'constant'`` side: a scalar,
             one per axis, or a ``(lo, hi)`` pair per axis. Default ``0``.
+        sharding: how the input is split over a device mesh (``docs/sharding.md``):
+            ``None`` (default) reads Explicit mesh axes from the input's type; a
+            ``NamedSharding`` or a ``PartitionSpec`` (of the ``jax.set_mesh`` mesh) states it,
+            for Auto axes. A split input runs as one ``jax.shard_map``: each shard exchanges
+            only its windows' halo with its neighbours, and the result is split alike.
 
     Use it as a decorator, ``kmap(...)(f)(array, *args)``, or register functions by
     the anchor positions they own, ``F[idx] = f``, and call ``F(array, *args)``;
@@ -65,17 +74,23 @@ class kmap(Kernel):
 
     def __init__(
         self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, *,
-        dilation=1, boundary="constant", fill_value=0,
+        dilation=1, boundary="constant", fill_value=0, sharding=None,
     ):  # fmt: skip
         super().__init__(kernel_size, strides, padding, relative, named_axis, dilation=dilation)
         bnd.check_boundary(boundary)
         bnd.check_fill_value(fill_value)
+        shard_mesh.check_sharding(sharding)
         self.boundary = boundary
         self.fill_value = fill_value
+        self.sharding = sharding
 
     def _extra_config(self) -> dict:
-        return bnd.boundary_config(self.boundary, self.fill_value)
+        sharding = {} if self.sharding is None else {"sharding": self.sharding}
+        return bnd.boundary_config(self.boundary, self.fill_value) | sharding
 
     def _lower(self, array, geometry, branches, args, kwargs):
         boundary = bnd.resolve_boundary(geometry.shape, self.boundary, self.fill_value)
+        split = shard_mesh.find_split(jax.tree_util.tree_leaves(array), self.sharding)
+        if split is not None:  # split over a mesh: one shard_map, halos exchanged (kernex._src.shard)
+            return shard_kmap.kmap_sharded(array, geometry, branches, self.relative, args, kwargs, boundary, split)
         return kmap_lower.kmap_fused(array, geometry, branches, self.relative, args, kwargs, boundary)

@@ -107,7 +107,10 @@ def _covers_everything(region, out_shape) -> bool:
     return region is None or all(p.first == 0 and p.step == 1 and p.count == n for p, n in zip(region, out_shape))
 
 
-def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict, boundary: Boundary | None = None) -> Any:
+def kmap_fused(
+    x, geometry: Geometry, branches, relative: bool, args: tuple, kwargs: dict, boundary: Boundary | None = None,
+    block: Any = None,
+) -> Any:  # fmt: skip
     """Evaluate every branch on the windows of its region with the stencil interpreter.
 
     ``x`` is an array or a pytree of equally shaped arrays (fields): each field is
@@ -121,11 +124,22 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
     only on the windows its region selects (a sub-lattice: strided slices again) and
     is placed, so its derivative elsewhere (``sqrt`` at 0, say) cannot turn the
     gradient into NaN; after an everywhere constant, a box region is padded with it.
+
+    ``block`` (``None`` on one device) is one shard's share of a sharded kmap
+    (``kernex._src.shard.positions.Block``): ``x`` is the shard's block, the
+    windows are read from ``block.states`` (the block with its halos) at
+    ``block.geometry``'s layout, and regions stay in global positions: one that
+    differs between shards is selected with ``block.mask`` and, unless its function
+    has finite derivatives, evaluated on ``block.guard``-ed inputs.
     """
     spec = patch_spec(x, geometry)
     jaxprs, tree, shapes, dtypes = trace_tree_branches(branches, spec, args, kwargs, "kmap")
-    patches = [window_grid(pad_state(field, geometry, boundary), geometry, relative) for field in jax.tree_util.tree_leaves(x)]
-    out_shape = tuple(geometry.out_shape)
+    if block is None:
+        local, states = geometry, [pad_state(field, geometry, boundary) for field in jax.tree_util.tree_leaves(x)]
+    else:
+        local, states = block.geometry, block.states
+    patches = [window_grid(state, local, relative) for state in states]
+    out_shape = tuple(local.out_shape)
     results: list = [None] * len(shapes)
     # per output leaf, the scalar every position holds while the result so far is one constant
     # (None otherwise): a box region then becomes `lax.pad(piece, constant)`, the hand-written
@@ -135,10 +149,16 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
         region = branch.region
         if region is not None and any(p.count == 0 for p in region):
             continue
-        whole = _covers_everything(region, out_shape)
+        whole = _covers_everything(region, geometry.out_shape)
+        if block is not None and not whole:
+            shared = block.region(region)  # None: the region differs between shards
+            if shared is None:
+                _combine_masked(block, closed, patches, region, local.layout, shapes, dtypes, results, constant)
+                continue
+            region = shared
         padded = not whole and all(c is not None for c in constant) and all(p.step == 1 or p.count == 1 for p in region)
         everywhere = whole or (not padded and _finite_derivative(closed.jaxpr))  # else on its region only
-        ctx = SliceContext(geometry.layout if everywhere else region_layout(geometry.layout, region), config.UNROLL_LIMIT)
+        ctx = SliceContext(local.layout if everywhere else region_layout(local.layout, region), config.UNROLL_LIMIT)
         values = evaluate(closed.jaxpr, closed.consts, patches, ctx)
         for i, (value, shape, dtype) in enumerate(zip(values, shapes, dtypes)):
             piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
@@ -161,3 +181,18 @@ def kmap_fused(x, geometry: Geometry, branches, relative: bool, args: tuple, kwa
                 results[i] = place(results[i], piece, region, out_shape)
     results = [jnp.zeros(out_shape + tuple(shape), dtype) if r is None else r for r, shape, dtype in zip(results, shapes, dtypes)]
     return tree.unflatten(results)
+
+
+def _combine_masked(block, closed, patches, region, layout: Layout, shapes, dtypes, results: list, constant: list):
+    """A sharded kmap's branch whose region differs between shards: every local window, selected by global
+    position (guarded inputs unless the function has finite derivatives)."""
+    ctx = SliceContext(layout, config.UNROLL_LIMIT)
+    inputs, consts = patches, closed.consts
+    if not _finite_derivative(closed.jaxpr):
+        inputs, consts = block.guard(ctx, patches, consts, block.mask(region))
+    values = evaluate(closed.jaxpr, consts, inputs, ctx)
+    for i, (value, shape, dtype) in enumerate(zip(values, shapes, dtypes)):
+        piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
+        current = jnp.zeros(piece.shape, dtype) if results[i] is None else results[i]
+        results[i] = jnp.where(block.mask(region, len(shape)), piece, current)
+        constant[i] = None
