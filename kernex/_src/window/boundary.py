@@ -212,6 +212,17 @@ def _pad_constant(x: jax.Array, axis: int, width: int, hi_side: bool, fill: Any)
     return lax.pad(x, fill, config)
 
 
+def _one_static_fill(boundary: Boundary) -> Any:
+    """The fill value when every side is ``'constant'`` with the same static scalar, else None (one
+    ``lax.pad`` then builds the state: padding side by side leaves XLA a chain of copies)."""
+    if any(pair != ("constant", "constant") for pair in boundary.modes):
+        return None
+    fills = [f for pair in boundary.fills for f in pair]
+    if any(isinstance(f, jax.Array) for f in fills):
+        return None
+    return fills[0] if len({(type(f), f) for f in fills}) == 1 else None
+
+
 def pad_state(x: jax.Array, geometry: Geometry, boundary: Boundary | None = None) -> jax.Array:
     """Extend ``x`` by ``geometry.state_padding`` with ``boundary`` (zeros when ``None``): the kscan
     state / kmap source. Exactly ``jnp.pad`` per axis and side (see the module docstring).
@@ -229,6 +240,9 @@ def pad_state(x: jax.Array, geometry: Geometry, boundary: Boundary | None = None
     modes = boundary.modes
     if len({pair for pair in modes}) == 1 and modes[0][0] == modes[0][1] != "constant":
         return jnp.pad(x, pads, mode=modes[0][0])  # one mode everywhere: a single jnp.pad, as by hand
+    fill = _one_static_fill(boundary)
+    if fill is not None:  # constant everywhere with one static fill: a single lax.pad, as by hand
+        return lax.pad(x, jnp.asarray(fill, x.dtype), [(lo, hi, 0) for lo, hi in pads])
     for axis, ((lo, hi), pair) in enumerate(zip(pads, modes)):
         if pair != ("constant", "constant") and (lo or hi):
             x = _pad_axis(x, axis, lo if pair[0] != "constant" else 0, hi if pair[1] != "constant" else 0, pair)
