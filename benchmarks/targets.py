@@ -14,7 +14,7 @@ from typing import Sequence
 
 from benchmarks.harness import HAND, KMAP, NATIVE, NUMPY
 
-__all__ = ["Target", "evaluate_targets"]
+__all__ = ["Target", "GRAD", "evaluate_targets"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +35,10 @@ class Target:
     compile_ratio: float | None = 2.0
     compile_s: float | None = None
     memory_ratio: float | None = None
+
+
+#: every gradient workload (``jax.grad`` of ``0.5 * sum(f(x)**2)``), whichever module declares it
+GRAD = Target("≤1.5× faster of hand-written/lax grad", 1.5, baseline=(HAND, NATIVE))
 
 
 def _median_of(rows: Sequence[dict], kinds: Sequence[str]) -> tuple[float | None, str | None]:

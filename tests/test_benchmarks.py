@@ -31,7 +31,10 @@ def test_kmap_suite_covers_every_workload_and_implementation(kmap_result):
     for needle in ["conv2d seed C=3", "conv2d grad", "conv2d C=16", "patches", "Laplacian 2-D valid",
                    "Laplacian 2-D grad", "moving average", "max-pool", "blur 25×25", "function by index",
                    "function by index grad", "7-point 3-D", "Sobel magnitude symmetric", "Laplacian 2-D wrap",
-                   "diffusion 2-D by index", "diffusion 1-D by index"]:  # fmt: skip
+                   "diffusion 2-D by index", "diffusion 1-D by index", "CFD 3 diffusion 1-D by index",
+                   "CFD 5 linear convection 2-D by index", "CFD 7 diffusion 2-D by index", "CFD 8 Burgers 2-D by index",
+                   "Burgers 2-D fields {u, v}", "Burgers 2-D fields grad", "Poisson Jacobi 2-D fields {p, b}",
+                   "Poisson Jacobi 2-D fields grad", "conv 3×3 dilation 2"]:  # fmt: skip
         assert any(needle in n for n in names), needle
     for workload in suite_kmap.workloads(quick=True):
         kinds = {i.kind for i in workload.impls}
@@ -168,7 +171,8 @@ GRADIENT_WORKLOADS = [w for w in suite_kmap.workloads(quick=True) if w.target is
 
 def test_every_gradient_workload_is_checked():
     names = {w.name for w in GRADIENT_WORKLOADS}
-    assert names == {"conv2d grad (x, w)", "Laplacian 2-D grad", "function by index grad"}
+    assert names == {"conv2d grad (x, w)", "Laplacian 2-D grad", "function by index grad",
+                     "Burgers 2-D fields grad", "Poisson Jacobi 2-D fields grad"}  # fmt: skip
     assert all(w.impls[0].kind == KMAP for w in GRADIENT_WORKLOADS)
 
 
