@@ -935,6 +935,21 @@ def test_by_index_gradient_is_not_nan_where_a_function_does_not_own_the_window()
     assert jax.jit(jax.grad(lambda x: F(x).sum()))(x).tolist() == [0.5, 1.0, 1.0, 1.0]
 
 
+def test_latest_assignment_wins_also_for_gradients():
+    """A later assignment overlapping an earlier function's region: the earlier one's infinite derivative
+    where it is overwritten never reaches the gradient (guarded inputs, lower/guard.py)."""
+    F = kmap(kernel_size=3, padding="same", relative=True)
+    fns = [(slice(None), lambda w: jnp.log(w[0]) + w[1]), (0, lambda w: w[0]), (2, lambda w: w[-1])]
+    for index, fn in fns:
+        F[index] = fn
+    x = jnp.array([0.0, 1.0, 0.0, 2.0])
+    loss = lambda f: lambda x: jnp.sum(f(x) ** 2)  # noqa: E731
+    got = jax.grad(loss(F))(x)
+    expected = jax.grad(loss(lambda x: kmap_reference(x, fns, xp=jnp, kernel_size=3, padding="same", relative=True)))(x)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6)
+    assert np.isfinite(np.asarray(got)).all()
+
+
 def test_by_index_functions_run_only_on_their_windows():
     """The interior update of the seed's idiom is evaluated on the interior windows only."""
     F = kmap(kernel_size=3, padding="same")

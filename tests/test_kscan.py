@@ -340,6 +340,8 @@ NAN_CASES = [
     ("rows-2d", dict(kernel_size=3, padding="same", relative=True),
      [((slice(None), 0), lambda w: jnp.log(w[0, 0])), ((slice(1, None), slice(1, None)), lambda w: w[-1, 0] * w[0, -1])],
      [[1.0, 0.0, 0.5], [2.0, 0.0, 1.5], [0.5, 1.0, 0.0]]),
+    ("later-overlap", dict(kernel_size=3, padding="same", relative=True),  # latest wins inside log's region
+     [(slice(None), lambda w: jnp.log(w[0]) + w[1]), (0, lambda w: w[0]), (2, lambda w: w[-1])], [0.0, 1.0, 0.0, 2.0]),
 ]
 
 

@@ -71,16 +71,31 @@ def _select_pattern(cases: Cases, only: set, ctx, patches, jaxprs, which, dtypes
     return cases.select(ctx, patches, jaxprs, which, dtypes, only=only, restricted=restricted)
 
 
-def _restricted(layout: Layout, region, m: int):
-    """``(context, place)`` evaluating a function on the windows of a block its region selects."""
+def _restricted(layout: Layout, region, m: int, cases: Cases, branch: int):
+    """``(context, place, owned)`` evaluating a function on the windows of a block its region selects;
+    ``owned(which)`` masks those it owns there (None when it owns all of them in every step: a later
+    assignment overlapping its region makes the rest run on guarded inputs, ``lower/guard.py``)."""
     out_shape = layout.out_shape
     if region is None:
         region = tuple(Progression(0, 1, n) for n in out_shape)
     region = (Progression(0, 1, 1),) * m + tuple(region[m:])
     sub = region_layout(layout, region)
+    starts = [p.first for p in region]
+    limits = [p.first + p.step * (p.count - 1) + 1 for p in region]
+    steps = [p.step for p in region]
+    case = cases.case_of(branch)
+    inside = cases.table[(slice(None),) + tuple(slice(a, b, c) for a, b, c in zip(starts[m:], limits[m:], steps[m:]))]
+    mine = cases.table == case
+    selected_steps = np.any(mine.reshape(len(mine), -1), axis=1)
+    fully = bool(np.all(inside[selected_steps] == case))
+
+    def owned(which):
+        return None if fully else lax.slice(jnp.reshape(which, out_shape), starts, limits, steps) == case
+
     return (
         lambda: SliceContext(sub, config.UNROLL_LIMIT),
         lambda piece: place(jnp.zeros(out_shape + piece.shape[len(out_shape):], piece.dtype), piece, region, out_shape),
+        owned,
     )
 
 
@@ -117,7 +132,7 @@ def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, re
         new_row = jnp.where(anchor_row, lax.pad(value, jnp.zeros((), state.dtype), placement), row)
         return lax.dynamic_update_slice(state, new_row, anchor + trail_zeros) if m else new_row
 
-    restricted = {b: _restricted(layout, branches[b].region, m) for b in partly_owned(cases, jaxprs, branches)}
+    restricted = {b: _restricted(layout, branches[b].region, m, cases, b) for b in partly_owned(cases, jaxprs, branches)}
     if restricted and len(patterns) > 1:  # each step evaluates only the functions its pattern selects
         selects = [
             functools.partial(_select_pattern, cases, {b for b in cases.branches if cases.owned(b, cases.table[k])})

@@ -15,6 +15,7 @@ from jax import lax
 from kernex._src.interp.context import Context
 from kernex._src.interp.evaluate import evaluate
 from kernex._src.interp.values import Cell
+from kernex._src.lower.guard import guard
 from kernex._src.lower.kmap import _finite_derivative as finite_derivative
 
 __all__ = ["Cases", "covers", "owners", "index_grid", "partly_owned"]
@@ -48,9 +49,10 @@ class Cases:
         values: one array per field, in its dtype.
 
         ``only``: the branches to evaluate (no position selects the others here: they are zeros);
-        ``restricted``: ``{branch: (context, place)}`` for branches that run only on the windows their
-        region selects (a ``context()`` of those windows), ``place`` spreading the piece over ``ctx``'s
-        positions, so a function whose derivative may be infinite never runs where it is not selected.
+        ``restricted``: ``{branch: (context, place, owned)}`` for branches that run only on the windows
+        their region selects (a ``context()`` of those windows), ``place`` spreading the piece over
+        ``ctx``'s positions, ``owned(which)`` the mask of those it owns (None: all), so a function whose
+        derivative may be infinite never contributes to a gradient where it is not selected.
         """
         cases = []
         if self.keep:
@@ -59,9 +61,13 @@ class Cases:
             if only is not None and b not in only:
                 cases.append([jnp.zeros(ctx.out_shape, dtype) for dtype in dtypes])
                 continue
-            sub, place = (restricted or {}).get(b, (None, None))
+            sub, place, owned = (restricted or {}).get(b, (None, None, None))
             context = ctx if sub is None else sub()
-            outs = evaluate(jaxprs[b].jaxpr, jaxprs[b].consts, patches, context)
+            inputs, consts = patches, jaxprs[b].consts
+            mask = None if owned is None else owned(which)
+            if mask is not None:  # a later assignment overwrites part of its region: guarded inputs there
+                inputs, consts = guard(context, patches, consts, mask)
+            outs = evaluate(jaxprs[b].jaxpr, consts, inputs, context)
             dense = [context.dense(out, dtype) for out, dtype in zip(outs, dtypes)]
             cases.append(dense if place is None else [place(value) for value in dense])
         if len(cases) == 1:

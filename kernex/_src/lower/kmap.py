@@ -26,9 +26,11 @@ from kernex._src import config
 from kernex._src.interp.context import SliceContext
 from kernex._src.interp.evaluate import evaluate
 from kernex._src.interp.values import Uniform, window_grid
+from kernex._src.lower.guard import guard
 from kernex._src.lower.trace import patch_spec, trace_tree_branches
 from kernex._src.window.boundary import Boundary, pad_state
 from kernex._src.window.geometry import Geometry, Layout
+from kernex._src.window.regions import Progression
 
 __all__ = ["kmap_fused", "region_layout", "place"]
 
@@ -145,7 +147,7 @@ def kmap_fused(
     # (None otherwise): a box region then becomes `lax.pad(piece, constant)`, the hand-written
     # `jnp.pad(update(interior), 1)` of the seed's `F[...] = bc; F[1:-1, 1:-1] = update`
     constant: list = [None] * len(shapes)  # set by an everywhere assignment of a constant
-    for closed, branch in zip(jaxprs, branches):
+    for number, (closed, branch) in enumerate(zip(jaxprs, branches)):
         region = branch.region
         if region is not None and any(p.count == 0 for p in region):
             continue
@@ -159,7 +161,14 @@ def kmap_fused(
         padded = not whole and all(c is not None for c in constant) and all(p.step == 1 or p.count == 1 for p in region)
         everywhere = whole or (not padded and _finite_derivative(closed.jaxpr))  # else on its region only
         ctx = SliceContext(local.layout if everywhere else region_layout(local.layout, region), config.UNROLL_LIMIT)
-        values = evaluate(closed.jaxpr, closed.consts, patches, ctx)
+        inputs, consts = patches, closed.consts
+        if block is None and not _finite_derivative(closed.jaxpr):  # latest assignment wins: guard the rest
+            owned = _owned(region, [b.region for b in branches[number + 1 :]], out_shape)
+            if owned is not None and not owned.any():
+                continue  # overwritten everywhere
+            if owned is not None:
+                inputs, consts = guard(ctx, patches, consts, jnp.asarray(owned))
+        values = evaluate(closed.jaxpr, consts, inputs, ctx)
         for i, (value, shape, dtype) in enumerate(zip(values, shapes, dtypes)):
             piece = jnp.broadcast_to(ctx.dense(value, dtype), ctx.out_shape + tuple(shape))
             if whole:
@@ -181,6 +190,25 @@ def kmap_fused(
                 results[i] = place(results[i], piece, region, out_shape)
     results = [jnp.zeros(out_shape + tuple(shape), dtype) if r is None else r for r, shape, dtype in zip(results, shapes, dtypes)]
     return tree.unflatten(results)
+
+
+def _owned(region, later: list, out_shape) -> np.ndarray | None:
+    """Over the windows of ``region`` (a lattice; None = every window), which no later assignment
+    overwrites; None when none is overwritten."""
+    if region is None:
+        region = [Progression(0, 1, n) for n in out_shape]
+    axes = [p.first + p.step * np.arange(p.count) for p in region]
+    overwritten = np.zeros(tuple(p.count for p in region), dtype=bool)
+    for other in later:
+        if other is None:
+            return np.zeros(overwritten.shape, dtype=bool)
+        hit = np.ones(overwritten.shape, dtype=bool)
+        for axis, (p, coords) in enumerate(zip(other, axes)):
+            shape = [1] * len(axes)
+            shape[axis] = len(coords)
+            hit = hit & p.contains(coords).reshape(shape)
+        overwritten |= hit
+    return None if not overwritten.any() else ~overwritten
 
 
 def _combine_masked(block, closed, patches, region, layout: Layout, shapes, dtypes, results: list, constant: list):

@@ -29,8 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from kernex._src import config
-from kernex._src.interp.values import Dense, Grid, is_concrete, object_array
+from kernex._src.lower.guard import guard
 from kernex._src.shard.halo import AxisHalo
 from kernex._src.window.geometry import Geometry
 from kernex._src.window.regions import Progression
@@ -96,37 +95,6 @@ class Block:
         return mask
 
     def guard(self, ctx: Any, patches: list, consts: Sequence[Any], mask: Any) -> tuple[list, list]:
-        """Patches and constants equal to the given ones, whose derivatives are cut outside ``mask``.
-
-        Each window cell becomes ``where(mask, cell, stop_gradient(cell))`` (an
-        ``out_shape`` array per cell: the interpreter then reads no lazy slices,
-        which is slower but only this path does it), each traced constant the
-        same per window; concrete constants cannot be differentiated and stay.
-        """
-        keep = jnp.broadcast_to(mask, ctx.out_shape)
-
-        def cut(array: jax.Array) -> jax.Array:
-            array = jnp.broadcast_to(array, ctx.out_shape)
-            return jnp.where(keep, array, lax.stop_gradient(array))
-
-        guarded = []
-        for grid in patches:
-            entries = object_array(grid.shape)
-            for index in np.ndindex(*grid.shape):
-                entries[index] = cut(ctx.resolve(grid.entries[index]))
-            guarded.append(Grid(entries, grid.dtype))
-        return guarded, [c if is_concrete(c) else self._guard_constant(c, keep) for c in consts]
-
-    @staticmethod
-    def _guard_constant(value: Any, keep: jax.Array) -> Any:
-        value = jnp.asarray(value)
-        n = keep.ndim
-        if value.size <= config.UNROLL_LIMIT:
-            entries = object_array(value.shape)
-            for index in np.ndindex(*value.shape):
-                element = lax.broadcast_in_dim(value[index], keep.shape, ())
-                entries[index] = jnp.where(keep, element, lax.stop_gradient(element))
-            return Grid(entries, value.dtype)
-        spread = lax.broadcast_in_dim(value, keep.shape + value.shape, tuple(range(n, n + value.ndim)))
-        keep = lax.broadcast_in_dim(keep, spread.shape, tuple(range(n)))
-        return Dense(jnp.where(keep, spread, lax.stop_gradient(spread)))
+        """Patches and constants equal to the given ones, whose derivatives are cut outside ``mask``
+        (``lower/guard.py``)."""
+        return guard(ctx, patches, consts, mask)
