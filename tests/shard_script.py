@@ -1,4 +1,4 @@
-"""The sharded-kmap checks, run by ``tests/test_shard.py`` in ONE subprocess with 4 forced CPU devices.
+"""The sharded-kmap (and, via ``shard_kscan_cases.py``, sharded-kscan) checks, run by ``tests/test_shard.py`` in ONE subprocess with 4 forced CPU devices.
 
 ``python tests/shard_script.py [--long]`` (with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4``) prints one line
@@ -16,6 +16,7 @@ input's) and the collectives of the compiled forward program (``all-gather``,
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -27,6 +28,9 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import kernex
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import shard_kscan_cases  # noqa: E402
 
 N = 16
 W = np.arange(1.0, 10.0, dtype=np.float32).reshape(3, 3) / 10  # asymmetric: corners and sides matter
@@ -359,6 +363,9 @@ def main(argv: list[str]) -> None:
         except Exception as e:
             results["extra"] = {"error": f"{type(e).__name__}: {e}"[:2000]}
         results["extra_seconds"] = time.perf_counter() - start
+    start = time.perf_counter()
+    results["kscan"] = shard_kscan_cases.run("--long" in argv)  # sharded kscan, in this same process
+    results["kscan_seconds"] = time.perf_counter() - start
     results["seconds"] = time.perf_counter() - started
     print("RESULTS" + json.dumps(results))
 

@@ -16,6 +16,14 @@ rest of the suite keeps its single device), each reported by its own test here:
 * ``jax.vmap``, a ``fori_loop`` heat loop, the other ways to state a split, and
   the error paths (``ValueError`` naming the axis, the sizes and the fix).
 
+* sharded kscan (``tests/shard_kscan_cases.py``, in the same subprocess): linear
+  convection, a 2-D heat step, ``F[idx]``, fields, boundary modes, ``'parallel'``;
+  values, gradients, output sharding, and at most 2 collective-permutes per split
+  axis inside the ``lax.scan`` body; the schedules that would serialise the
+  devices are refused;
+* two processes on 127.0.0.1 (``tests/multiprocess_script.py``, ``jax.distributed``
+  with gloo CPU collectives): sharded kmap and kscan on a global array.
+
 ``make test`` runs a spread of the cases (``shard_script.QUICK``); the rest of
 the cross product is marked ``long``. Cheap single-device checks (argument
 types, the unchanged single-device program) run in this process.
@@ -36,6 +44,7 @@ import kernex
 from kernex._src.shard import mesh as shard_mesh
 
 sys.path.insert(0, os.path.dirname(__file__))
+import shard_kscan_cases  # noqa: E402
 import shard_script  # noqa: E402
 import subprocesses  # noqa: E402
 
@@ -58,8 +67,11 @@ def _run_script(*flags: str) -> dict:
     return results
 
 
-# the quick run starts in the background as soon as this module is collected
+MULTIPROCESS = [sys.executable, os.path.join(os.path.dirname(__file__), "multiprocess_script.py")]
+
+# the quick run and the two-process run start in the background as soon as this module is collected
 subprocesses.start("shard", *_argv_env())
+subprocesses.start("shard-multiprocess", MULTIPROCESS, {**os.environ, "JAX_PLATFORMS": "cpu"})
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +241,114 @@ def test_split_over_a_size_one_mesh_axis_is_the_single_device_program():
     names = _primitives(jax.make_jaxpr(_laplacian())(x).jaxpr)
     assert "shard_map" not in names
     np.testing.assert_allclose(_laplacian()(x), _laplacian()(np.asarray(x)))
+
+
+# --- sharded kscan (same subprocess) -------------------------------------------------------------
+
+
+def _check_kscan(result: dict) -> None:
+    assert "error" not in result, result.get("error")
+    assert result["value"] is True and result["gradient"] is True and result["gradient_finite"] is True
+    assert result["sharding"] is True and result["gradient_sharding"] is True
+    counts, split = result["collectives"], result["split_axes"]
+    assert counts["all-gather"] == counts["all-reduce"] == counts["all-to-all"] == 0, counts
+    if result["schedule"] == "rows":  # one halo exchange per step, inside the scan body; one more before it
+        assert len(result["loop_permutes"]) == 1 and 1 <= result["loop_permutes"][0] <= 2 * split, result
+        assert counts["collective-permute"] <= 4 * split, counts
+    else:  # 'parallel': one exchange, no loop
+        assert result["loop_permutes"] == [] and counts["collective-permute"] <= 2 * split, result
+
+
+@pytest.mark.parametrize("case", shard_kscan_cases.QUICK, ids=_name)
+def test_sharded_kscan_equals_unsharded(quick, case):
+    _check_kscan(quick["kscan"][_name(case)])
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("case", shard_kscan_cases.LONG, ids=_name)
+def test_sharded_kscan_equals_unsharded_long(long_results, case):
+    _check_kscan(long_results["kscan"][_name(case)])
+
+
+def test_sharded_kscan_sends_only_the_cells_read(quick):
+    # the upwind scheme reads only its left neighbour: one message per step, not two
+    assert quick["kscan"]["convection-1d-explicit"]["loop_permutes"] == [1]
+    assert quick["kscan"]["heat3d-2d-explicit"]["loop_permutes"] == [4]  # 2 split axes, both sides
+
+
+@pytest.mark.parametrize("name", ["vmap", "argument_gradient", "inside_shard_map"])
+def test_sharded_kscan_other_calls(quick, name):
+    result = quick["kscan"][name]
+    assert "error" not in result, result.get("error")
+    assert all(value is True for value in result.values()), result
+
+
+def test_sharded_kscan_auto_takes_the_block_schedule_where_one_device_would_take_a_wavefront(quick):
+    result = quick["kscan"]["auto_keeps_to_blocks_on_accelerators"]
+    assert "error" not in result, result.get("error")
+    assert result["picked"] == "wavefront"  # one device, on an accelerator
+    assert result["value"] is True and result["loop_permutes"] == [1]  # sharded: block(2), a halo per step
+
+
+KSCAN_ERRORS = {
+    "rows_over_split_axis_0": ["'rows'", "axis 0 is split", "serialised", "P(None, 'x')"],
+    "sequential": ["'sequential'", "axis 1 is split", "serialised", "scans every axis", "replicated"],
+    "wavefront": ["'wavefront'", "serialised", "'rows' with axis 0 whole"],
+    "anchor_outside_block": ["axis 1", "padding (2, 0)", "another shard's block", "padding='same'"],
+    "shape_not_dividing": ["kscan: input axis 1", "length 18", "16 or 20"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(KSCAN_ERRORS))
+def test_sharded_kscan_error_messages(quick, name):
+    message = quick["kscan"]["errors"][name]
+    assert message.startswith("ValueError: kscan"), message
+    for needle in KSCAN_ERRORS[name]:
+        assert needle in message, (needle, message)
+
+
+def test_kscan_sharding_argument():
+    with pytest.raises(TypeError, match="`sharding` must be None"):
+        kernex.kscan(kernel_size=3, sharding="x")
+    assert "sharding=P(None, 'x')" in repr(kernex.kscan(kernel_size=3, sharding=P(None, "x")))
+    with pytest.raises(ValueError, match="no ambient mesh"):
+        kernex.kscan(kernel_size=3, padding="same", sharding=P("x"))(jnp.sum)(jnp.ones(8))
+
+
+def test_unsharded_kscan_takes_the_single_device_program():
+    F = kernex.kscan(kernel_size=3, padding="same")(jnp.sum)
+    x = jnp.arange(1.0, 6.0)
+    assert not _primitives(jax.make_jaxpr(F)(x).jaxpr) & {"shard_map", "ppermute", "axis_index"}
+    np.testing.assert_allclose(F(x), [3, 8, 15, 24, 29])
+
+
+def test_parallel_kscan_by_index_with_a_partly_owned_sqrt():
+    # owners of a 2-D 'parallel' block are read per trailing position (lower/block.fully_owned); this raised
+    # IndexError ("too many indices") before
+    F = kernex.kscan(kernel_size=(3, 3), padding="same", schedule="parallel")
+    F[0] = lambda u: jnp.sqrt(u[1, 1])
+    F[1:] = lambda u: u[1, 1] * 2
+    x = jnp.arange(16.0).reshape(4, 4) + 1
+    expected = np.asarray(x) * 2
+    expected[0] = np.sqrt(np.asarray(x[0]))
+    np.testing.assert_allclose(F(x), expected, rtol=1e-6)
+    grad = np.full((4, 4), 2.0)
+    grad[0] = 0.5 / np.sqrt(np.asarray(x[0]))
+    np.testing.assert_allclose(jax.grad(lambda v: F(v).sum())(x), grad, rtol=1e-6)
+
+
+# --- two processes ---------------------------------------------------------------------------------
+
+
+def test_two_processes_on_localhost():
+    rc, output = subprocesses.result(
+        "shard-multiprocess", MULTIPROCESS, {**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=120
+    )
+    lines = [line for line in output.splitlines() if line.startswith("RESULTS")]
+    assert rc == 0 and lines, output[-4000:]
+    results = json.loads(lines[-1][len("RESULTS") :])
+    for process in ("0", "1"):
+        result = results[process]
+        assert "error" not in result, result.get("error")
+        assert result["process"] == int(process) and result["devices"] == 4 and result["local"] == 2
+        assert result["kmap"] is True and result["kscan"] is True and result["kscan_gradient"] is True

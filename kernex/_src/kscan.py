@@ -5,9 +5,13 @@ The public class only; its lowering (read analysis, schedules) is ``kernex._src.
 
 from __future__ import annotations
 
+import jax
+
 from kernex._src.kernel import Kernel
 from kernex._src.lower.kscan import kscan_lower
 from kernex._src.lower.plan import SCHEDULES
+from kernex._src.shard import kscan as shard_kscan
+from kernex._src.shard import mesh as shard_mesh
 from kernex._src.window import boundary as bnd
 
 __all__ = ["kscan"]
@@ -48,6 +52,12 @@ class kscan(Kernel):
             schedules see those reads. ``'constant'`` cells start at ``fill_value`` and can be
             written by windows anchored there; other modes refuse anchors outside the input.
         fill_value: the value of cells outside a ``'constant'`` side (default ``0``).
+        sharding: how the state is split over a device mesh, as for :class:`kmap`
+            (``docs/sharding.md``): ``None`` (default) reads Explicit mesh axes from the input's
+            type; a ``NamedSharding`` or a ``PartitionSpec`` states it, for Auto axes. A split state
+            runs the whole scan in one ``jax.shard_map``, with one halo exchange per ``lax.scan``
+            step, when the schedule scans no split axis (``'parallel'``, or ``'rows'`` with axis 0
+            whole); a schedule that scans a split axis is a ``ValueError``.
 
     >>> import jax.numpy as jnp
     >>> import kernex
@@ -65,7 +75,7 @@ class kscan(Kernel):
 
     def __init__(
         self, kernel_size=1, strides=1, padding=0, relative=False, named_axis=None, schedule="auto", *,
-        dilation=1, boundary="constant", fill_value=0,
+        dilation=1, boundary="constant", fill_value=0, sharding=None,
     ):  # fmt: skip
         super().__init__(kernel_size, strides, padding, relative, named_axis, dilation=dilation)
         if schedule not in SCHEDULES:
@@ -73,12 +83,20 @@ class kscan(Kernel):
         self.schedule = schedule
         bnd.check_boundary(boundary)
         bnd.check_fill_value(fill_value)
+        shard_mesh.check_sharding(sharding)
         self.boundary = boundary
         self.fill_value = fill_value
+        self.sharding = sharding
 
     def _extra_config(self) -> dict:
-        return {"schedule": self.schedule, **bnd.boundary_config(self.boundary, self.fill_value)}
+        sharding = {} if self.sharding is None else {"sharding": self.sharding}
+        return {"schedule": self.schedule, **bnd.boundary_config(self.boundary, self.fill_value), **sharding}
 
     def _lower(self, array, geometry, branches, args, kwargs):
         boundary = bnd.resolve_boundary(geometry.shape, self.boundary, self.fill_value)
+        split = shard_mesh.find_split(jax.tree_util.tree_leaves(array), self.sharding, "kscan")
+        if split is not None:  # split over a mesh: the scan in one shard_map, halos refreshed per step
+            return shard_kscan.kscan_sharded(
+                array, geometry, branches, self.relative, self.schedule, args, kwargs, boundary, split
+            )
         return kscan_lower(array, geometry, branches, self.relative, self.schedule, args, kwargs, boundary)

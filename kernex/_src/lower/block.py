@@ -31,7 +31,7 @@ from kernex._src.window.regions import Progression
 from kernex._src.window.frame import Frame, extend_axis, physical_state, take_rows
 from kernex._src.window.geometry import Geometry, Layout, extent
 
-__all__ = ["run_block", "recorded", "INDEX_DTYPE"]
+__all__ = ["run_block", "recorded", "fully_owned", "INDEX_DTYPE"]
 
 # the one integer type of every index this schedule computes (x64 or not)
 INDEX_DTYPE = np.int32
@@ -71,10 +71,22 @@ def _select_pattern(cases: Cases, only: set, ctx, patches, jaxprs, which, dtypes
     return cases.select(ctx, patches, jaxprs, which, dtypes, only=only, restricted=restricted)
 
 
-def _restricted(layout: Layout, region, m: int, cases: Cases, branch: int):
+def fully_owned(cases: Cases, region, m: int, branch: int, trail_shape: tuple[int, ...]) -> bool:
+    """Whether ``branch`` owns every position of ``region`` on the trailing axes ``m..`` (the leading
+    ones are ignored) in every step whose pattern selects it; ``cases.table`` holds, per pattern, the
+    trailing positions of ``trail_shape`` flattened."""
+    trailing = tuple(slice(p.first, p.first + p.step * (p.count - 1) + 1, p.step) for p in region[m:])
+    case = cases.case_of(branch)
+    table = cases.table.reshape((len(cases.table),) + tuple(trail_shape))
+    selected_steps = np.any((cases.table == case).reshape(len(table), -1), axis=1)
+    return bool(np.all(table[(slice(None),) + trailing][selected_steps] == case))
+
+
+def _restricted(layout: Layout, region, m: int, cases: Cases, branch: int, fully: bool | None = None):
     """``(context, place, owned)`` evaluating a function on the windows of a block its region selects;
     ``owned(which)`` masks those it owns there (None when it owns all of them in every step: a later
-    assignment overlapping its region makes the rest run on guarded inputs, ``lower/guard.py``)."""
+    assignment overlapping its region makes the rest run on guarded inputs, ``lower/guard.py``).
+    ``fully`` overrides that test (a sharded kscan decides it over the whole state)."""
     out_shape = layout.out_shape
     if region is None:
         region = tuple(Progression(0, 1, n) for n in out_shape)
@@ -84,10 +96,7 @@ def _restricted(layout: Layout, region, m: int, cases: Cases, branch: int):
     limits = [p.first + p.step * (p.count - 1) + 1 for p in region]
     steps = [p.step for p in region]
     case = cases.case_of(branch)
-    inside = cases.table[(slice(None),) + tuple(slice(a, b, c) for a, b, c in zip(starts[m:], limits[m:], steps[m:]))]
-    mine = cases.table == case
-    selected_steps = np.any(mine.reshape(len(mine), -1), axis=1)
-    fully = bool(np.all(inside[selected_steps] == case))
+    fully = fully_owned(cases, region, m, branch, out_shape[m:]) if fully is None else fully
 
     def owned(which):
         return None if fully else lax.slice(jnp.reshape(which, out_shape), starts, limits, steps) == case
@@ -99,9 +108,18 @@ def _restricted(layout: Layout, region, m: int, cases: Cases, branch: int):
     )
 
 
-def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame) -> list:
+def run_block(
+    fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, relative, frame: Frame, shard=None
+) -> list:  # fmt: skip
     """Run ``block(plan.lead)`` on the fields (equally shaped arrays updated together); the recorded
-    outputs, one array per field."""
+    outputs, one array per field.
+
+    ``shard`` (``None`` on one device) is one shard's share of a sharded kscan
+    (``kernex._src.shard.kscan.ScanShard``): ``fields`` are then the shard's blocks, ``geometry`` and
+    ``frame`` those of the block with its halos, owners are read in global positions
+    (``shard.global_out``, ``shard.table``, ``shard.restricted``), ``shard.states`` builds the initial
+    local states and ``shard.refresh`` brings the halo of every written row up to date.
+    """
     g, m = geometry, plan.lead
     ndim = g.ndim
     lead_out, trail_out = g.out_shape[:m], g.out_shape[m:]
@@ -115,12 +133,15 @@ def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, re
     anchor_row = np.zeros(row_shape, dtype=bool)
     anchor_row[(0,) * m + tuple(slice(a, a + extent(k, s), s) for a, k, s in zip(first_anchor, trail_out, g.strides[m:]))] = True
     # owners factor into (which branches cover the leading position) x (trailing positions)
-    lead, trail = index_grid(lead_out), index_grid(trail_out)
+    trail_owned = trail_out if shard is None else tuple(shard.global_out[m:])  # owners in global positions
+    lead, trail = index_grid(lead_out), index_grid(trail_owned)
     lead_cover = np.stack([covers(b, lead, range(m)) for b in branches], axis=1)
     patterns, step_pattern = np.unique(lead_cover, axis=0, return_inverse=True)
     trail_cover = np.stack([covers(b, trail, range(m, ndim)) for b in branches])
     cases = Cases(np.stack([owners(trail_cover & pattern[:, None]) for pattern in patterns]))
-    table = jnp.asarray(cases.table.reshape((len(patterns),) + (1,) * m + trail_out))
+    table = jnp.asarray(cases.table.reshape((len(patterns),) + (1,) * m + trail_owned))
+    if shard is not None:
+        table = shard.table(table)  # this shard's positions
     starts = np.asarray(g.origin[:m], INDEX_DTYPE) + lead.astype(INDEX_DTYPE) * np.asarray(g.strides[:m], INDEX_DTYPE)
     trail_zeros, trail_anchor = _indices((0,) * (ndim - m)), _indices(first_anchor)
     contiguous = all(s == 1 for s in g.strides[m:])
@@ -132,7 +153,8 @@ def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, re
         new_row = jnp.where(anchor_row, lax.pad(value, jnp.zeros((), state.dtype), placement), row)
         return lax.dynamic_update_slice(state, new_row, anchor + trail_zeros) if m else new_row
 
-    restricted = {b: _restricted(layout, branches[b].region, m, cases, b) for b in partly_owned(cases, jaxprs, branches)}
+    restrict = _restricted if shard is None else shard.restricted
+    restricted = {b: restrict(layout, branches[b].region, m, cases, b) for b in partly_owned(cases, jaxprs, branches)}
     if restricted and len(patterns) > 1:  # each step evaluates only the functions its pattern selects
         selects = [
             functools.partial(_select_pattern, cases, {b for b in cases.branches if cases.owned(b, cases.table[k])})
@@ -157,9 +179,12 @@ def run_block(fields: list, geometry: Geometry, plan: Plan, branches, jaxprs, re
             ]
             values = lax.switch(pattern, run, which)
         anchor = tuple(s + c for s, c in zip(start, lead_shift))  # stored coordinates
-        return tuple(write(state, value, anchor) for state, value in zip(states, values)), None
+        states = tuple(write(state, value, anchor) for state, value in zip(states, values))
+        if shard is not None and m:  # the neighbours' copies of the row just written
+            states = shard.refresh(states, anchor)
+        return states, None
 
-    states = tuple(physical_state(x, g, frame) for x in fields)
+    states = tuple(physical_state(x, g, frame) for x in fields) if shard is None else shard.states(fields)
     if m == 0:
         states, _ = step(states, ((), 0))
     else:

@@ -25,11 +25,18 @@ from kernex._src.window.geometry import Geometry
 __all__ = ["kscan_lower"]
 
 
-def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict, boundary: Boundary):
+def kscan_lower(
+    x, geometry: Geometry, branches, relative: bool, schedule: str, args: tuple, kwargs: dict, boundary: Boundary,
+    shard=None,
+):  # fmt: skip
     """Trace the functions, prove a schedule, run it (reads through ``boundary`` see the live state).
 
     ``x`` is one array or a pytree of equally shaped fields updated together: the functions get the
     same structure of windows and return the same structure of scalars, one per field's anchor.
+
+    ``shard`` (``None`` on one device; inside ``jax.shard_map``, ``kernex._src.shard.kscan``): ``x`` is one
+    shard's block of a split state; the schedule is proved on the whole state (``geometry``), then
+    ``shard.prepare`` refuses one that scans a split axis and gives the block's geometry and frame.
     """
     fields, tree = jax.tree_util.tree_flatten(x)
     spec = patch_spec(x, geometry)
@@ -53,6 +60,9 @@ def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, 
     frame = resolve_frame(geometry, boundary)
     reads = read_offsets(jaxprs, geometry, relative, [field.dtype for field in fields])
     plan = choose_plan(geometry, reads, schedule, frame)
+    if plan.kind == "wavefront" and shard is not None and schedule == "auto":  # never across split axes
+        lead = next(m for m in range(geometry.ndim + 1) if block_conflict(geometry, reads, m, frame) is None)
+        plan = Plan("block", geometry.ndim, lead)
     if plan.kind == "wavefront" and _partly_owned(geometry, branches, jaxprs):
         if schedule == "wavefront":
             raise ValueError(
@@ -63,6 +73,11 @@ def kscan_lower(x, geometry: Geometry, branches, relative: bool, schedule: str, 
             )
         lead = next(m for m in range(geometry.ndim + 1) if block_conflict(geometry, reads, m, frame) is None)
         plan = Plan("block", geometry.ndim, lead)  # 'auto': the cheapest exact block schedule instead
+    if shard is not None:  # the block with its halos; the halos follow every written row
+        local, local_frame, shard = shard.prepare(plan, schedule, reads)
+        return jax.tree_util.tree_unflatten(
+            tree, run_block(fields, local, plan, branches, jaxprs, relative, local_frame, shard=shard)
+        )
     run = run_wavefront if plan.kind == "wavefront" else run_block
     return jax.tree_util.tree_unflatten(tree, run(fields, geometry, plan, branches, jaxprs, relative, frame))
 

@@ -1,4 +1,4 @@
-"""Finding how kmap's input is split over a device mesh: from its type (Explicit axes) or from ``sharding=``.
+"""Finding how kmap's (or kscan's) input is split over a device mesh: from its type (Explicit axes) or ``sharding=``.
 
 Invariants: :func:`find_split` returns ``None`` exactly when kmap must take its
 single-device path (no mesh axis splits the input: unsharded arrays, Auto axes
@@ -132,8 +132,8 @@ def _from_keyword(sharding: Any, ndim: int, shape: tuple[int, ...], name: str) -
                 )
             if types[n] == AxisType.Manual:
                 raise ValueError(
-                    f"{name}: mesh axis {n!r} is Manual here (kmap is called inside a shard_map), so the input is "
-                    f"already one block per device and kmap applies to that block; drop `sharding=` there."
+                    f"{name}: mesh axis {n!r} is Manual here ({name} is called inside a shard_map), so the input is "
+                    f"already one block per device and {name} applies to that block; drop `sharding=` there."
                 )
         axes.append(names)
     return Split(mesh, tuple(axes))
