@@ -1,0 +1,1 @@
+"""scipy.ndimage's filters built on ``kmap`` (public names: ``kernex.ndimage``)."""
