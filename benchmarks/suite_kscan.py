@@ -8,6 +8,16 @@ Workloads (issue 4):
   is a ``lax.scan`` over time rows with a vectorised row update; the literal
   version is the same kscan with ``schedule='sequential'`` (one scan step per
   cell, the upstream execution model); NumPy loops over rows;
+* periodic linear convection at 1000×2000: ``kscan(kernel_size=3,
+  padding='same', boundary=('constant', 'wrap'), relative=True)`` with
+  ``F[1:, :] = u[-1, 0] - c*(u[-1, 0] - u[-1, -1])`` (the upwind scheme; the
+  first cell's left neighbour wraps to the last cell of the previous row, live
+  state), row 0 of the input the initial condition. ``'auto'`` takes ``'rows'``:
+  every row reads the previous one (no ``'parallel'``) and no window reads a
+  cell of its own row, the wrapped read included. Hand-written: a ``lax.scan``
+  over time with the left neighbours as ``jnp.roll(u, 1)``, and the same with
+  an explicit ``jnp.concatenate`` of the wrapped slices (the target's baseline
+  is the faster); NumPy loops over rows with ``np.roll``;
 * a Gauss-Seidel sweep, 5-point average with the left and upper neighbours
   already updated in the same sweep (``0.25*(v[-1,0]+v[0,-1]+v[1,0]+v[0,1])``,
   relative, ``'same'``). No row or parallel schedule is exact; on CPU kscan
@@ -33,7 +43,7 @@ from benchmarks.harness import CELL_SCAN, HAND, KMAP, NUMPY, Impl, Workload
 from benchmarks.targets import Target
 from demo.stencils import convection_kernel
 
-__all__ = ["run", "workloads"]
+__all__ = ["periodic_convection_kernel", "run", "workloads"]
 
 MODULE = "benchmarks.suite_kscan"
 FULL = {"time_budget_s": 4.0, "min_rounds": 7, "max_rounds": 2000, "compile_repeats": 3}
@@ -44,6 +54,7 @@ CONVECTION = Target("≤2× hand-written row scan; compile ≤2 s", 2.0, compile
 SWEEP = Target("no worse than the literal cell scan (≤1.1×, timing noise); compile ≤2 s", 1.1,
                baseline=(CELL_SCAN,), compile_ratio=None, compile_s=2.0)  # fmt: skip
 TMAX, XMAX, C = 0.5, 2.0, 0.5
+COURANT = 0.5  # c*dt/dx of the periodic row: stable upwind (≤ 1)
 
 
 # ----------------------------------------------------------------------------- linear convection
@@ -92,6 +103,58 @@ def _convection(nt: int, nx: int) -> Workload:
          Impl("lax.scan over rows", HAND, _hand_convection(nt, nx)),
          Impl("kscan schedule='sequential'", CELL_SCAN, convection_kernel(nt, nx, TMAX, XMAX, C, "sequential")),
          Impl("numpy row loop", NUMPY, _numpy_convection(nt, nx))],
+        3, CONVECTION,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- periodic linear convection
+
+
+def periodic_convection_kernel(schedule: str = "auto") -> kernex.kscan:
+    """Upwind linear convection, periodic in space: rows are time steps, row 0 (uncovered) the initial condition."""
+    F = kernex.kscan(kernel_size=3, padding="same", boundary=("constant", "wrap"), relative=True, schedule=schedule)
+    F[1:, :] = lambda u: u[-1, 0] - COURANT * (u[-1, 0] - u[-1, -1])
+    return F
+
+
+def _time_scan(left):
+    """``lax.scan`` over time from row 0 of ``u``; ``left(row)`` is every cell's left neighbour (periodic)."""
+
+    def solve(u):
+        def step(prev, _):
+            new = prev - COURANT * (prev - left(prev))
+            return new, new
+
+        _, rows = lax.scan(step, u[0], None, length=u.shape[0] - 1)
+        return jnp.concatenate([u[:1], rows])
+
+    return solve
+
+
+def _numpy_periodic_convection(u):
+    out = u.copy()
+    for n in range(1, u.shape[0]):
+        out[n] = out[n - 1] - COURANT * (out[n - 1] - np.roll(out[n - 1], 1))
+    return out
+
+
+def _periodic_inputs(nt: int, nx: int):
+    a, b = _square_wave(nx)
+    return lambda: (jnp.ones((nt, nx), jnp.float32).at[0, a:b].set(2),)
+
+
+def _periodic_convection(nt: int, nx: int) -> Workload:
+    return Workload(
+        f"periodic linear convection {nt}×{nx}",
+        f"`kscan(kernel_size=3, padding='same', boundary=('constant','wrap'), relative=True)`, "
+        f"`F[1:, :] = u[-1,0] - c*(u[-1,0] - u[-1,-1])` (periodic upwind, c = {COURANT:g}), row 0 the initial "
+        f"square wave, grid {nt}×{nx}",
+        _periodic_inputs(nt, nx),
+        [Impl("kscan (auto: rows)", KMAP, periodic_convection_kernel()),
+         Impl("lax.scan over time + jnp.roll", HAND, _time_scan(lambda r: jnp.roll(r, 1))),
+         Impl("lax.scan over time + jnp.concatenate wrap", HAND,
+              _time_scan(lambda r: jnp.concatenate([r[-1:], r[:-1]]))),
+         Impl("numpy row loop + np.roll", NUMPY, _numpy_periodic_convection)],
         3, CONVECTION,
     )  # fmt: skip
 
@@ -151,8 +214,10 @@ def _sweep(n: int, with_numpy: bool) -> Workload:
 def workloads(quick: bool = False) -> list[Workload]:
     """The issue's workloads; ``quick`` shrinks every size (same code paths)."""
     if quick:
-        return [_convection(16, 9), _convection(32, 40), _sweep(12, True), _sweep(20, False)]
-    return [_convection(151, 51), _convection(1000, 1000), _convection(2000, 4000), _sweep(100, True), _sweep(1000, False)]
+        return [_convection(16, 9), _convection(32, 40), _periodic_convection(24, 40),
+                _sweep(12, True), _sweep(20, False)]  # fmt: skip
+    return [_convection(151, 51), _convection(1000, 1000), _convection(2000, 4000), _periodic_convection(1000, 2000),
+            _sweep(100, True), _sweep(1000, False)]  # fmt: skip
 
 
 def run(quick: bool = False) -> dict:

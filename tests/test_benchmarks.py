@@ -154,7 +154,7 @@ def test_kscan_suite_quick():
     expected = {(w.name, i.name) for w in suite_kscan.workloads(quick=True) for i in w.impls}
     assert sorted((r["workload"], r["implementation"]) for r in result["rows"]) == sorted(expected)
     names = " ".join(w.name for w in suite_kscan.workloads(quick=True))
-    assert "linear convection" in names and "Gauss-Seidel" in names
+    assert "linear convection" in names and "periodic linear convection" in names and "Gauss-Seidel" in names
     for row in result["rows"]:
         where = (row["workload"], row["implementation"])
         assert row["agreed"] is True and row["error"] is None, where
@@ -164,6 +164,24 @@ def test_kscan_suite_quick():
             assert criteria["compile"]["unit"] == "s" and criteria["compile"]["limit"] == 2.0, where
             assert row["met"] == all(c["met"] for c in row["checks"]), where
             assert f"| {row['workload']} | {row['implementation']} | {row['kind']} |" in result["markdown"]
+
+
+def test_kscan_periodic_convection_is_the_periodic_upwind_scheme_on_rows():
+    """The bench row's kscan spelling is u[n, j] = u[n-1, j] - c*(u[n-1, j] - u[n-1, j-1 mod nx]), and 'auto' runs
+    it as 'rows' (the same program as asking for 'rows'; 'parallel' is refused: each row reads the previous one)."""
+    nt, nx, c = 6, 7, suite_kscan.COURANT
+    x = np.zeros((nt, nx), np.float32)
+    x[0] = np.random.default_rng(0).uniform(1, 2, nx)
+    want = x.copy()
+    for n in range(1, nt):
+        for j in range(nx):
+            want[n, j] = want[n - 1, j] - c * (want[n - 1, j] - want[n - 1, (j - 1) % nx])
+    auto = suite_kscan.periodic_convection_kernel()
+    np.testing.assert_allclose(np.asarray(auto(jnp.asarray(x))), want, rtol=1e-6)
+    rows = suite_kscan.periodic_convection_kernel("rows")
+    assert str(jax.make_jaxpr(auto)(x)) == str(jax.make_jaxpr(rows)(x))
+    with pytest.raises(ValueError, match="parallel"):
+        suite_kscan.periodic_convection_kernel("parallel")(x)
 
 
 GRADIENT_WORKLOADS = [w for w in suite_kmap.workloads(quick=True) if w.target is suite_kmap.GRAD]
